@@ -12,7 +12,11 @@ pub enum HookError {
 }
 
 /// Run each hook in order with the OCI state JSON on stdin; stop at the first failure.
-pub fn run_hooks(_kind: &'static str, _hooks: &[Hook], _state_json: &[u8]) -> Result<(), HookError> {
+pub fn run_hooks(
+    _kind: &'static str,
+    _hooks: &[Hook],
+    _state_json: &[u8],
+) -> Result<(), HookError> {
     unimplemented!("hooks::run_hooks")
 }
 

@@ -6,11 +6,19 @@
 #![deny(unsafe_code)]
 
 pub mod cgroups;
+pub mod channel;
 pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod hooks;
+pub mod init;
+pub mod launcher;
 pub mod logging;
+pub mod namespaces;
 pub mod rootfs;
+pub mod selfexe;
 pub mod spec;
+pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod timefmt;

@@ -142,7 +142,10 @@ pub fn error(msg: &str) {
 pub fn phase(phase: &str) {
     let start = *START.get_or_init(std::time::Instant::now);
     if LOGGER.get().is_some_and(|l| l.debug) {
-        debug(&format!("phase {phase}: {} µs", start.elapsed().as_micros()));
+        debug(&format!(
+            "phase {phase}: {} µs",
+            start.elapsed().as_micros()
+        ));
     }
 }
 

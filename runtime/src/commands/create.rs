@@ -1,0 +1,256 @@
+//! `create`: the container's init exists in its namespaces, fully set up,
+//! blocked on the exec fifo until `start`.
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::time::SystemTime;
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use super::console;
+use super::{write_pid_file, CommandError, Ctx};
+use crate::cgroups::Cgroup;
+use crate::cli::CreateOpts;
+use crate::config::Bundle;
+use crate::init::{self, InitConfig, Role};
+use crate::launcher;
+use crate::namespaces::NamespacePlan;
+use crate::rootfs::RootfsOptions;
+use crate::state::{self, ContainerDir, ContainerState, Status};
+use crate::{hooks, logging, selfexe, timefmt};
+
+/// Who gets the pty master of a terminal container.
+pub enum Console {
+    /// `--console-socket PATH` (or none for non-terminal containers).
+    Socket,
+    /// Foreground `run`: we keep the master and proxy it.
+    Proxy,
+}
+
+/// A created container, still locked.
+pub struct Created {
+    pub pid: Pid,
+    pub dir: ContainerDir,
+    pub state: ContainerState,
+    /// The pty master, for Console::Proxy.
+    pub master: Option<OwnedFd>,
+}
+
+pub fn run(ctx: &Ctx, opts: &CreateOpts, id: &str) -> Result<(), CommandError> {
+    create(ctx, opts, id, Console::Socket).map(drop)
+}
+
+/// Undo a partial create on every error path.
+struct Cleanup<'a> {
+    dir: Option<&'a Path>,
+    cgroup: Option<Cgroup>,
+    launched: Option<Pid>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Some(pid) = self.launched {
+            launcher::abort(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Err(e) = cg.destroy() {
+                logging::warn(&format!("cleanup: {e}"));
+            }
+        }
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn check_systemd(ctx: &Ctx) -> Result<(), CommandError> {
+    if !ctx.global.systemd_cgroup {
+        return Ok(());
+    }
+    if !Path::new("/run/systemd/system").exists() {
+        return Err(CommandError::Usage(
+            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver".into(),
+        ));
+    }
+    Err(CommandError::Usage(
+        "--systemd-cgroup: the systemd cgroup driver is not supported yet".into(),
+    ))
+}
+
+pub fn create(
+    ctx: &Ctx,
+    opts: &CreateOpts,
+    id: &str,
+    console_mode: Console,
+) -> Result<Created, CommandError> {
+    state::validate_id(id)?;
+    check_systemd(ctx)?;
+    selfexe::ensure_protected()?;
+    logging::phase("protected");
+    let bundle = Bundle::load(&opts.bundle)?;
+    logging::phase("config loaded");
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().expect("validated");
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && matches!(console_mode, Console::Socket) {
+        return Err(CommandError::Usage(
+            "process.terminal is true: --console-socket is required when the runtime detaches"
+                .into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(CommandError::Usage(
+            "--console-socket was given but process.terminal is false".into(),
+        ));
+    }
+    let plan = NamespacePlan::for_create(spec)?;
+    if !plan.has_mount {
+        return Err(CommandError::Usage(format!(
+            "{}: linux.namespaces: the container needs a mount namespace",
+            bundle.config_path.display()
+        )));
+    }
+
+    let dir = ContainerDir::create(&ctx.global.root, id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(&dir.path),
+        cgroup: None,
+        launched: None,
+    };
+    let linux = spec.linux().as_ref();
+    let mut cgroup = Cgroup::resolve(
+        &ctx.cgroup_root,
+        &ctx.proc_root,
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        id,
+    )?;
+    let created_cg = cgroup.create();
+    cleanup.cgroup = Some(Cgroup::from_paths(cgroup.paths.clone()));
+    created_cg?;
+    // Limits are written after the clone, while the container builds its rootfs.
+    let resources = linux.map(|l| {
+        let devices = l.devices().clone().unwrap_or_default();
+        let res = l.resources().clone().unwrap_or_default();
+        crate::cgroups::devices::with_defaults(&res, &devices)
+    });
+
+    let fifo = dir.fifo_path();
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .map_err(CommandError::sys(format!("mkfifo {}", fifo.display())))?;
+    // Past the umask: the init reopens it after switching to the process user.
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &fifo,
+        Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(CommandError::sys(format!("chmod {}", fifo.display())))?;
+    let state_dir = open(
+        &dir.path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(CommandError::sys(format!("open {}", dir.path.display())))?;
+    let (console_fd, proxy_end) = console::connect(opts.console_socket.as_deref(), terminal)?;
+
+    let has_runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    let cgroup_dirs: Vec<_> = cgroup
+        .paths
+        .dirs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let join = cgroup.join_handles()?;
+    let init_cfg = InitConfig {
+        spec,
+        process,
+        role: Role::Container {
+            id: id.to_string(),
+            rootfs: RootfsOptions {
+                rootfs: bundle.rootfs.clone(),
+                no_pivot: opts.no_pivot,
+                in_new_userns: plan.new_user,
+                cgroup_dirs,
+            },
+            state_dir,
+            no_new_keyring: opts.no_new_keyring,
+            create_runtime_hooks: has_runtime_hooks,
+        },
+        new_cgroup_ns: plan.new_cgroup,
+        cgroup: Some(&join),
+        join_cgroup_ns: plan.join_cgroup_later.as_ref(),
+        new_net_ns: plan.new_net,
+        in_userns: plan.in_userns(),
+        console_socket: console_fd,
+        preserve_fds: opts.preserve_fds,
+    };
+    logging::phase("cgroups and state created");
+    let launched = launcher::spawn(&plan, spec, join.clone_into(), move |chan| {
+        init::run(init_cfg, chan)
+    })?;
+    cleanup.launched = Some(launched.pid);
+    logging::phase("container process cloned");
+
+    let mut st = ContainerState {
+        id: id.to_string(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: timefmt::rfc3339_nano(SystemTime::now()),
+        owner: state::owner_name(nix::unistd::geteuid().as_raw()),
+        init_pid: launched.pid.as_raw(),
+        init_start_time: 0,
+        cgroup: cgroup.paths.clone(),
+        config: spec.clone(),
+        creating: true,
+    };
+    st.init_start_time = state::process_start_time(launched.pid);
+    let hook_state = String::from_utf8(st.hook_state(Status::Creating)).unwrap_or_default();
+    launcher::configure(
+        &launched,
+        &plan,
+        &ctx.proc_root,
+        Some((&cgroup, &join, resources.as_ref())),
+        process.oom_score_adj(),
+        &hook_state,
+    )?;
+    logging::phase("cgroup ready");
+    // The container side is busy with its root filesystem: record "creating" meanwhile.
+    dir.save_transient(&st)?;
+    if has_runtime_hooks {
+        launched.channel.wait_for_create_runtime_hooks()?;
+        let h = spec.hooks().as_ref().expect("has hooks");
+        if let Some(list) = h.prestart() {
+            hooks::run_hooks("prestart", list, hook_state.as_bytes())?;
+        }
+        if let Some(list) = h.create_runtime() {
+            hooks::run_hooks("createRuntime", list, hook_state.as_bytes())?;
+        }
+        launched.channel.hooks_done()?;
+    }
+    launched.channel.wait_ready()?;
+    logging::phase("container ready");
+    let master = match proxy_end {
+        Some(end) => Some(console::receive_master(end.as_fd())?),
+        None => None,
+    };
+    st.creating = false;
+    dir.save(&st)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, launched.pid.as_raw())?;
+    }
+    // Success: keep everything.
+    cleanup.dir = None;
+    cleanup.cgroup = None;
+    cleanup.launched = None;
+    drop(cleanup);
+    Ok(Created {
+        pid: launched.pid,
+        dir,
+        state: st,
+        master,
+    })
+}
