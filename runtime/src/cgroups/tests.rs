@@ -408,7 +408,7 @@ fn missing_controllers_and_files_are_clear_errors() {
         ),
         (r#"{"memory": {"swappiness": 101}}"#, "above 100"),
     ] {
-        let e = cg.apply(&res(json)).err().expect(json);
+        let e = cg.apply(&res(json)).expect_err(json);
         assert!(e.to_string().contains(needle), "{json}: {e}");
     }
     // Kernel/kernelTCP alone only warn.
@@ -674,4 +674,44 @@ fn real_v1_relative_path_under_own_cgroup() {
     );
     owned.0.destroy().unwrap();
     assert!(!mem.exists());
+}
+
+#[test]
+fn real_hybrid_hugetlb_in_nested_created_dirs() {
+    let uni = Path::new("/sys/fs/cgroup/unified");
+    let ok = real_v1_available()
+        && std::fs::read_to_string(uni.join("cgroup.subtree_control"))
+            .is_ok_and(|s| s.split_whitespace().any(|c| c == "hugetlb"))
+        && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists();
+    if !ok {
+        eprintln!("skipping: no hybrid cgroup2 hierarchy with hugetlb");
+        return;
+    }
+    let name = test_name();
+    let abs = PathBuf::from("/").join(&name).join("inner");
+    let mut owned = Owned(
+        Cgroup::resolve(
+            Path::new("/sys/fs/cgroup"),
+            Path::new("/proc"),
+            Some(&abs),
+            "x",
+        )
+        .unwrap(),
+    );
+    owned.0.create().unwrap();
+    let cg = &owned.0;
+    let dir = cg.dir_for(UNIFIED).unwrap();
+    assert_eq!(dir, uni.join(&name).join("inner"));
+    cg.apply(&res(
+        r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        super::read_value(dir, "hugetlb.2MB.max").unwrap(),
+        "4194304"
+    );
+    let parent_ctl = super::read_value(&uni.join(&name), "cgroup.subtree_control").unwrap();
+    assert!(parent_ctl.contains("hugetlb"), "{parent_ctl}");
+    cg.destroy().unwrap();
+    assert!(!uni.join(&name).exists());
 }
