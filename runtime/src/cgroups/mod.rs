@@ -192,7 +192,9 @@ impl Cgroup {
                     .unwrap_or(Path::new("/"));
                 // The runtime's own cgroup as seen under this mountpoint.
                 let below = mine.strip_prefix(&h.root).unwrap_or(Path::new(""));
-                let base = join_inside(&h.mountpoint, below, mine)?;
+                // A cgroup outside our namespace's view ("/../x"): use the mountpoint.
+                let base = join_inside(&h.mountpoint, below, mine)
+                    .unwrap_or_else(|_| h.mountpoint.clone());
                 join_inside(&base, wanted, wanted)?
             };
             paths.dirs.insert(key, dir);
@@ -297,12 +299,11 @@ impl Cgroup {
             })
             .or_else(|| self.dir_for(UNIFIED))
             .ok_or(CgroupError::NoDirectories)?;
-        let text = read_file(&dir.join("cgroup.procs"))?;
-        Ok(text
-            .lines()
-            .filter_map(|l| l.trim().parse::<i32>().ok())
-            .map(Pid::from_raw)
-            .collect())
+        let mut pids = Vec::new();
+        collect_procs(dir, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids.into_iter().map(Pid::from_raw).collect())
     }
 
     /// Remove the directories this runtime created, deepest first, retrying
@@ -316,6 +317,32 @@ impl Cgroup {
         }
         first.map_or(Ok(()), Err)
     }
+}
+
+/// The pids in `dir`'s cgroup.procs and in every sub-cgroup's.
+fn collect_procs(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let text = read_file(&dir.join("cgroup.procs"))?;
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(source) => {
+            return Err(CgroupError::Io {
+                op: "readdir",
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            match collect_procs(&entry.path(), out) {
+                // A sub-cgroup removed while we walk is fine.
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {}
+                r => r?,
+            }
+        }
+    }
+    Ok(())
 }
 
 fn rmdir_retry(dir: &Path) -> Result<(), CgroupError> {

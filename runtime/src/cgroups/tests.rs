@@ -509,9 +509,12 @@ fn add_process_and_processes_on_fake_fs() {
         assert_eq!(read(d, "cgroup.procs"), "1234");
     }
     std::fs::write(cg.dir_for("pids").unwrap().join("cgroup.procs"), "1\n2\n").unwrap();
+    let sub = cg.dir_for("pids").unwrap().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("cgroup.procs"), "3\n").unwrap();
     assert_eq!(
         cg.processes().unwrap(),
-        [Pid::from_raw(1), Pid::from_raw(2)]
+        [Pid::from_raw(1), Pid::from_raw(2), Pid::from_raw(3)]
     );
     assert!(matches!(
         Cgroup::from_paths(CgroupPaths::default()).processes(),
@@ -714,4 +717,14 @@ fn real_hybrid_hugetlb_in_nested_created_dirs() {
     assert!(parent_ctl.contains("hugetlb"), "{parent_ctl}");
     cg.destroy().unwrap();
     assert!(!uni.join(&name).exists());
+}
+
+#[test]
+fn own_cgroup_outside_the_namespace_view_uses_the_mountpoint() {
+    let f = Fake::new(
+        &[("/", "pids", "cgroup", "rw,pids")],
+        "1:pids:/../outside\n",
+    );
+    let cg = f.resolve(None, "c").unwrap();
+    assert_eq!(cg.paths.dirs["pids"], f.cg().join("pids/c"));
 }
