@@ -1,7 +1,13 @@
-//! Cgroups for containers (BEING REWRITTEN BY THE CGROUPS HELPER: stub with the agreed interface;
-//! `devices.rs` and `join.rs` are the lead's and stay).
+//! Cgroups for containers: finding the hierarchies, creating the container's
+//! directories, applying `linux.resources` (cgroup v1, plus hugetlb on the
+//! cgroup2 hierarchy of a hybrid host), moving processes in, and removing
+//! only what this runtime created.
+//!
+//! `devices.rs` and `join.rs` build on this module's API.
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -11,16 +17,30 @@ use serde::{Deserialize, Serialize};
 pub mod devices;
 pub mod join;
 pub mod mountinfo;
+mod v1;
+
+#[cfg(test)]
+mod tests;
+
+use mountinfo::UNIFIED;
+
+/// An I/O error's text without Rust's " (os error N)" suffix.
+fn io_desc(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => Errno::from_raw(code).desc().to_string(),
+        None => e.to_string(),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("cgroup {path}: {op}: {source}")]
+    #[error("cgroup {path}: {op}: {}", io_desc(.source))]
     Io {
         op: &'static str,
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cgroup {path}: write {value:?}: {source}")]
+    #[error("cgroup {path}: write {value:?}: {}", io_desc(.source))]
     Write {
         path: PathBuf,
         value: String,
@@ -28,12 +48,44 @@ pub enum CgroupError {
     },
     #[error("no cgroup directories")]
     NoDirectories,
+    /// A cgroups path that would leave the hierarchy (or the runtime's own cgroup).
+    #[error("invalid cgroups path {value:?}: \"..\" escapes its parent")]
+    InvalidPath { value: String },
+    /// A resource needs a controller that is not mounted.
+    #[error("cgroup controller {controller:?} is not mounted (needed for {resource})")]
+    MissingController {
+        controller: &'static str,
+        resource: &'static str,
+    },
+    /// The kernel does not provide the file a resource needs.
+    #[error("cgroup {path}: not supported by this kernel (needed for {resource})")]
+    Unsupported {
+        path: PathBuf,
+        resource: &'static str,
+    },
+    /// A resource value the kernel would not accept or silently changed.
+    #[error("invalid cgroup resource {resource}: {reason}")]
+    InvalidValue {
+        resource: &'static str,
+        reason: String,
+    },
+    /// hugetlb is not enabled in a cgroup2 directory this runtime did not create.
+    #[error(
+        "cgroup {path}: hugetlb is not enabled in cgroup.subtree_control of this directory, \
+         which this runtime did not create (enable it there first)"
+    )]
+    HugetlbNotDelegated { path: PathBuf },
 }
 
 impl CgroupError {
     /// The errno behind this error, if there is one.
     pub fn errno(&self) -> Option<Errno> {
-        unimplemented!()
+        match self {
+            CgroupError::Io { source, .. } | CgroupError::Write { source, .. } => {
+                source.raw_os_error().map(Errno::from_raw)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -50,38 +102,268 @@ pub struct Cgroup {
     pub paths: CgroupPaths,
 }
 
-pub(crate) fn write_value(_dir: &Path, _file: &str, _value: &str) -> Result<(), CgroupError> {
-    unimplemented!()
+/// Write `value` to `dir/file` in one write(2); the file must exist.
+pub(crate) fn write_value(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    let res = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
+    res.map_err(|source| CgroupError::Write {
+        path,
+        value: value.to_string(),
+        source,
+    })
+}
+
+/// Read `dir/file`, trimmed.
+pub(crate) fn read_value(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    let path = dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Ok(s.trim().to_string()),
+        Err(source) => Err(CgroupError::Io {
+            op: "read",
+            path,
+            source,
+        }),
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Io {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Join `rel` (its components only) onto `base`, resolving ".." lexically;
+/// ".." that would leave `base` is an error naming `value`.
+fn join_inside(base: &Path, rel: &Path, value: &Path) -> Result<PathBuf, CgroupError> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(CgroupError::InvalidPath {
+                        value: value.display().to_string(),
+                    });
+                }
+            }
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+        }
+    }
+    let mut out = base.to_path_buf();
+    out.extend(parts);
+    Ok(out)
 }
 
 impl Cgroup {
+    /// Find the container's directory in every mounted hierarchy (nothing is created).
+    ///
+    /// An absolute `cgroups_path` is taken from each hierarchy's mountpoint; a
+    /// relative one (default: the container id) from the runtime's own cgroup.
     pub fn resolve(
-        _cgroup_root: &Path,
-        _proc_root: &Path,
-        _cgroups_path: Option<&Path>,
-        _id: &str,
+        cgroup_root: &Path,
+        proc_root: &Path,
+        cgroups_path: Option<&Path>,
+        id: &str,
     ) -> Result<Cgroup, CgroupError> {
-        unimplemented!()
+        let mountinfo = read_file(&proc_root.join("self/mountinfo"))?;
+        let hierarchies = mountinfo::hierarchies(&mountinfo, cgroup_root);
+        let default = PathBuf::from(id);
+        let wanted = cgroups_path.unwrap_or(&default);
+        let own = if wanted.is_absolute() {
+            BTreeMap::new()
+        } else {
+            mountinfo::parse_proc_cgroup(&read_file(&proc_root.join("self/cgroup"))?)
+        };
+        let mut paths = CgroupPaths::default();
+        for (key, h) in hierarchies {
+            let dir = if wanted.is_absolute() {
+                join_inside(&h.mountpoint, wanted, wanted)?
+            } else {
+                let mine = own
+                    .iter()
+                    .find(|(k, _)| mountinfo::same_key(k, &key))
+                    .map(|(_, p)| p.as_path())
+                    .unwrap_or(Path::new("/"));
+                // The runtime's own cgroup as seen under this mountpoint.
+                let below = mine.strip_prefix(&h.root).unwrap_or(Path::new(""));
+                // A cgroup outside our namespace's view ("/../x"): use the mountpoint.
+                let base = join_inside(&h.mountpoint, below, mine)
+                    .unwrap_or_else(|_| h.mountpoint.clone());
+                join_inside(&base, wanted, wanted)?
+            };
+            paths.dirs.insert(key, dir);
+        }
+        if paths.dirs.is_empty() {
+            return Err(CgroupError::NoDirectories);
+        }
+        Ok(Cgroup { paths })
     }
+
     pub fn from_paths(paths: CgroupPaths) -> Cgroup {
         Cgroup { paths }
     }
-    pub fn dir_for(&self, _controller: &str) -> Option<&Path> {
-        unimplemented!()
+
+    /// The directory of the hierarchy carrying `controller` ("cpu" finds
+    /// "cpu,cpuacct"; "name=systemd" and "unified" match their keys).
+    pub fn dir_for(&self, controller: &str) -> Option<&Path> {
+        self.paths
+            .dirs
+            .iter()
+            .find(|(k, _)| k.as_str() == controller || k.split(',').any(|c| c == controller))
+            .map(|(_, p)| p.as_path())
     }
+
+    /// Create every missing directory, recording each in `paths.created` as
+    /// soon as it exists; cpuset directories get the parent's cpus and mems.
     pub fn create(&mut self) -> Result<(), CgroupError> {
-        unimplemented!()
+        if self.paths.dirs.is_empty() {
+            return Err(CgroupError::NoDirectories);
+        }
+        let dirs: Vec<(String, PathBuf)> = self
+            .paths
+            .dirs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, dir) in dirs {
+            let mut missing: Vec<&Path> = dir
+                .ancestors()
+                .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+                .collect();
+            missing.reverse();
+            for p in missing {
+                match std::fs::create_dir(p) {
+                    Ok(()) => self.paths.created.push(p.to_path_buf()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(source) => {
+                        return Err(CgroupError::Io {
+                            op: "mkdir",
+                            path: p.to_path_buf(),
+                            source,
+                        })
+                    }
+                }
+            }
+            if key.split(',').any(|c| c == "cpuset") {
+                // Top-down, so each directory copies from a filled-in parent.
+                let mut chain: Vec<&Path> = dir
+                    .ancestors()
+                    .take_while(|p| p.join("cpuset.cpus").exists())
+                    .collect();
+                chain.reverse();
+                for p in chain {
+                    v1::inherit_cpuset(p)?;
+                }
+            }
+        }
+        Ok(())
     }
-    pub fn apply(&self, _resources: &LinuxResources) -> Result<(), CgroupError> {
-        unimplemented!()
+
+    /// Apply `linux.resources`.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        v1::apply(self, resources)
     }
-    pub fn add_process(&self, _pid: Pid) -> Result<(), CgroupError> {
-        unimplemented!()
+
+    /// Move `pid` into every directory (cgroup.procs).
+    pub fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
+        if self.paths.dirs.is_empty() {
+            return Err(CgroupError::NoDirectories);
+        }
+        let value = pid.as_raw().to_string();
+        let mut dirs: Vec<(&String, &PathBuf)> = self.paths.dirs.iter().collect();
+        // v1 hierarchies first, the cgroup2 one last.
+        dirs.sort_by_key(|(k, _)| k.as_str() == UNIFIED);
+        for (_, dir) in dirs {
+            write_value(dir, "cgroup.procs", &value)?;
+        }
+        Ok(())
     }
+
+    /// The processes in the container's cgroup (pids, else memory, else any v1 hierarchy).
     pub fn processes(&self) -> Result<Vec<Pid>, CgroupError> {
-        unimplemented!()
+        let dir = self
+            .dir_for("pids")
+            .or_else(|| self.dir_for("memory"))
+            .or_else(|| {
+                self.paths
+                    .dirs
+                    .iter()
+                    .find(|(k, _)| k.as_str() != UNIFIED)
+                    .map(|(_, p)| p.as_path())
+            })
+            .or_else(|| self.dir_for(UNIFIED))
+            .ok_or(CgroupError::NoDirectories)?;
+        let mut pids = Vec::new();
+        collect_procs(dir, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids.into_iter().map(Pid::from_raw).collect())
     }
+
+    /// Remove the directories this runtime created, deepest first, retrying
+    /// while the kernel still reports them busy; returns the first error.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        unimplemented!()
+        let mut first = None;
+        for dir in self.paths.created.iter().rev() {
+            if let Err(e) = rmdir_retry(dir) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// The pids in `dir`'s cgroup.procs and in every sub-cgroup's.
+fn collect_procs(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let text = read_file(&dir.join("cgroup.procs"))?;
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(source) => {
+            return Err(CgroupError::Io {
+                op: "readdir",
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            match collect_procs(&entry.path(), out) {
+                // A sub-cgroup removed while we walk is fine.
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {}
+                r => r?,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rmdir_retry(dir: &Path) -> Result<(), CgroupError> {
+    let mut delay = Duration::from_micros(100);
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(10));
+            }
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    op: "rmdir",
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
     }
 }
