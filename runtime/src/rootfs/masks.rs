@@ -20,7 +20,7 @@ pub fn verify_procfs(fd: BorrowedFd<'_>) -> Result<(), RootfsError> {
     if st.filesystem_type() != PROC_SUPER_MAGIC {
         return Err(RootfsError::NotProcfs {
             path: "/proc".into(),
-            magic: st.filesystem_type().0 as i64,
+            magic: st.filesystem_type().0 as u64,
         });
     }
     Ok(())

@@ -197,11 +197,17 @@ pub fn mount_entry(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| fstype.clone());
     let data = mo.data_string();
+    // With tmpcopyup the tmpfs must stay writable until the copy is done.
+    let first_flags = if old_content.is_some() {
+        mo.flags - MsFlags::MS_RDONLY
+    } else {
+        mo.flags
+    };
     mount(
         Some(source.as_str()),
         &proc_fd_path(target.as_fd()),
         Some(fstype.as_str()),
-        mo.flags,
+        first_flags,
         data.as_deref(),
     )
     .map_err(|e| RootfsError::Mount {
@@ -210,13 +216,24 @@ pub fn mount_entry(
         fstype: fstype.clone(),
         source: e,
     })?;
-    let mounted = reopen(root, dest)?;
-    apply_post(mounted.as_fd(), &mo, dest)?;
     if let Some(old) = old_content {
         let new = open_in_root(root, dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .map_err(RootfsError::sys("open tmpfs", dest))?;
         copy_dir(old.as_fd(), new.as_fd()).map_err(RootfsError::sys("tmpcopyup", dest))?;
+        if first_flags != mo.flags {
+            let mounted = reopen(root, dest)?;
+            mount(
+                None::<&str>,
+                &proc_fd_path(mounted.as_fd()),
+                None::<&str>,
+                mo.flags | MsFlags::MS_REMOUNT,
+                data.as_deref(),
+            )
+            .map_err(RootfsError::sys("remount tmpfs", dest))?;
+        }
     }
+    let mounted = reopen(root, dest)?;
+    apply_post(mounted.as_fd(), &mo, dest)?;
     Ok(())
 }
 
