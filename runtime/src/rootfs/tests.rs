@@ -653,7 +653,7 @@ fn busybox_rootfs() -> tempfile::TempDir {
     t
 }
 
-fn full_spec(readonly: bool) -> Spec {
+fn full_spec(readonly: bool, propagation: &str) -> Spec {
     spec(serde_json::json!({
         "root": {"path": "rootfs", "readonly": readonly},
         "mounts": [
@@ -670,7 +670,7 @@ fn full_spec(readonly: bool) -> Spec {
              "options": ["nosuid", "noexec", "nodev", "ro"]}
         ],
         "linux": {
-            "rootfsPropagation": "rslave",
+            "rootfsPropagation": propagation,
             "maskedPaths": ["/proc/kcore", "/proc/acpi", "/proc/keys", "/proc/nonexistent"],
             "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
         }
@@ -711,17 +711,36 @@ fn check_container_root(readonly: bool) -> Result<(), String> {
 #[test]
 fn full_flow_prepare_enter_finalize() {
     need_root!();
-    for (no_pivot, readonly) in [(false, false), (true, true)] {
+    for (no_pivot, readonly, prop) in [
+        (false, false, "rslave"),
+        (true, true, "rprivate"),
+        (false, false, "shared"),
+        (false, true, "rshared"),
+    ] {
         let bundle = busybox_rootfs();
         let r = bundle.path().join("rootfs");
         in_child(move || {
             let mut o = opts(&r);
             o.no_pivot = no_pivot;
-            let s = full_spec(readonly);
+            if prop.contains("shared") {
+                // Like a systemd host: everything shared, which pivot_root dislikes.
+                check!(mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_SHARED | MsFlags::MS_REC,
+                    None::<&str>
+                ));
+            }
+            let s = full_spec(readonly, prop);
             check!(prepare_rootfs(&s, &o));
             check!(enter_rootfs(&o));
             check!(finalize_rootfs(&s));
             check_container_root(readonly)?;
+            let info = check!(fs::read_to_string("/proc/self/mountinfo"));
+            let root_line = info.lines().find(|l| l.split(' ').nth(4) == Some("/"));
+            let root_line = check!(root_line.ok_or("no / in mountinfo"));
+            ensure!(!prop.contains("shared") || root_line.contains("shared:"));
             if Path::new("/bin/busybox").exists() {
                 ensure!(check!(fs::metadata("/bin/busybox")).len() > 0);
             }
