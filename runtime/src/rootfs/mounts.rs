@@ -54,16 +54,14 @@ fn check_proc_target(
         return Ok(());
     }
     let dest = clean_path(dest);
-    if fstype == "proc" && dest == Path::new("/proc") {
+    // procfs over the /proc mount itself (a new instance, or a bind of a procfs source).
+    if dest == Path::new("/proc") && (fstype == "proc" || (is_bind && source_on_proc)) {
         return Ok(());
     }
     if fstype == "binfmt_misc" && dest == Path::new("/proc/sys/fs/binfmt_misc") {
         return Ok(());
     }
     if is_bind {
-        if source_on_proc {
-            return Ok(());
-        }
         let regular =
             file_type(target).map_err(RootfsError::sys("fstat", &dest))? == SFlag::S_IFREG;
         if regular && PROC_BIND_ALLOWED.iter().any(|p| Path::new(p) == dest) {

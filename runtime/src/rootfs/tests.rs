@@ -368,6 +368,7 @@ fn mount_bind_tmpfs_ro_and_symlink_destination() {
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("hello"), "world").unwrap();
     fs::write(src.path().join("single"), "file").unwrap();
+    fs::create_dir(src.path().join("sub")).unwrap();
     let rootfs = tempfile::tempdir().unwrap();
     let r = rootfs.path().to_path_buf();
     symlink("/etc", r.join("etclink")).unwrap();
@@ -394,6 +395,20 @@ fn mount_bind_tmpfs_ro_and_symlink_destination() {
         ));
         let err = fs::write(r.join("rodata/new"), "x").unwrap_err();
         ensure!(err.raw_os_error() == Some(libc::EROFS));
+        // rro reaches submounts of an rbind (mount_setattr AT_RECURSIVE), plus propagation.
+        check!(mount(
+            Some("tmpfs"),
+            &s.join("sub"),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>
+        ));
+        check!(m(serde_json::json!({"destination": "/rro", "type": "bind",
+            "source": s, "options": ["rbind", "rro", "rprivate"]})));
+        ensure!(fs_magic(&r.join("rro/sub")) == Some(TMPFS_MAGIC));
+        let err = fs::write(r.join("rro/sub/new"), "x").unwrap_err();
+        ensure!(err.raw_os_error() == Some(libc::EROFS));
+        check!(fs::write(s.join("sub/new"), "x"));
         // tmpfs with data.
         check!(m(
             serde_json::json!({"destination": "/tmp", "type": "tmpfs",
