@@ -201,14 +201,29 @@ pub fn mount_entry(
     } else {
         mo.flags
     };
-    mount(
+    let r = mount(
         Some(source.as_str()),
         &proc_fd_path(target.as_fd()),
         Some(fstype.as_str()),
         first_flags,
         data.as_deref(),
-    )
-    .map_err(|e| RootfsError::Mount {
+    );
+    if r == Err(Errno::EPERM) && opts.in_new_userns {
+        // Without its own network/ipc namespace a user namespace may not mount sysfs or
+        // mqueue: bind the host's instead, as runc does.
+        let host = match fstype.as_str() {
+            "sysfs" => Some("/sys"),
+            "mqueue" => Some("/dev/mqueue"),
+            _ => None,
+        };
+        if let Some(host) = host {
+            let mut bind_opts = mo.clone();
+            bind_opts.bind = true;
+            bind_opts.recursive = true;
+            return bind_from(root, Path::new(host), &bind_opts, dest);
+        }
+    }
+    r.map_err(|e| RootfsError::Mount {
         source_path: source.clone(),
         path: dest.clone(),
         fstype: fstype.clone(),
@@ -248,10 +263,20 @@ fn mount_bind(
             path: dest.to_path_buf(),
             reason: "bind mount without a source".into(),
         })?;
-    let src = open(&src_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(RootfsError::sys("open bind source", &src_path))?;
+    bind_from(root, &src_path, mo, dest)
+}
+
+/// Bind-mount the host path `src_path` onto `dest` inside the rootfs.
+fn bind_from(
+    root: BorrowedFd<'_>,
+    src_path: &Path,
+    mo: &MountOptions,
+    dest: &Path,
+) -> Result<(), RootfsError> {
+    let src = open(src_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(RootfsError::sys("open bind source", src_path))?;
     let src_is_dir =
-        file_type(src.as_fd()).map_err(RootfsError::sys("fstat", &src_path))? == SFlag::S_IFDIR;
+        file_type(src.as_fd()).map_err(RootfsError::sys("fstat", src_path))? == SFlag::S_IFDIR;
     let target = if src_is_dir {
         mkdir_all_in_root(root, dest, Mode::from_bits_truncate(0o755))
     } else {
