@@ -98,7 +98,8 @@ pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<(), RootfsEr
     let devnull = verify_dev_null(root)?;
     for p in paths {
         let path = Path::new(p);
-        let target = match open_in_root(root, path, OFlag::O_PATH | OFlag::O_NOFOLLOW) {
+        // Symlinks are followed, but only inside the root (mounting onto a symlink is impossible).
+        let target = match open_in_root(root, path, OFlag::O_PATH) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
             Err(e) => return Err(RootfsError::sys("open masked path", path)(e)),

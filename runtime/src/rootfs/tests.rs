@@ -612,9 +612,17 @@ fn masked_and_readonly_paths_with_real_dev_null() {
             &spec(serde_json::json!({})),
             &opts(&r)
         ));
-        let masked = vec!["/secret".into(), "/secretdir".into(), "/missing/x".into()];
+        check!(fs::write(r.join("other"), "other"));
+        symlink("/other", r.join("otherlink")).map_err(|e| e.to_string())?;
+        let masked = vec![
+            "/secret".into(),
+            "/secretdir".into(),
+            "/missing/x".into(),
+            "/otherlink".into(),
+        ];
         check!(masks::mask_paths(root.as_fd(), &masked));
         ensure!(check!(fs::read_to_string(r.join("secret"))).is_empty());
+        ensure!(check!(fs::read_to_string(r.join("other"))).is_empty());
         ensure!(check!(fs::read_dir(r.join("secretdir"))).next().is_none());
         ensure!(fs::write(r.join("secretdir/new"), "x").is_err());
         let ro = vec!["/ro".into(), "/nothere".into()];
