@@ -20,7 +20,7 @@ pub fn verify_procfs(fd: BorrowedFd<'_>) -> Result<(), RootfsError> {
     if st.filesystem_type() != PROC_SUPER_MAGIC {
         return Err(RootfsError::NotProcfs {
             path: "/proc".into(),
-            magic: st.filesystem_type().0 as i64,
+            magic: st.filesystem_type().0 as u64,
         });
     }
     Ok(())
@@ -79,18 +79,27 @@ fn verify_root_proc(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
     }
 }
 
+/// Before mounting `paths`: the /proc used for /proc/self/fd must be procfs, and so must the
+/// root's /proc when a path is under it (CVE-2019-16884).
+fn check_proc_for(root: BorrowedFd<'_>, paths: &[String]) -> Result<(), RootfsError> {
+    super::check_host_proc()?;
+    if paths.iter().any(|p| under_proc(p)) {
+        verify_root_proc(root)?;
+    }
+    Ok(())
+}
+
 /// Mask the paths: directories get a read-only tmpfs, anything else a bind of /dev/null.
 pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<(), RootfsError> {
     if paths.is_empty() {
         return Ok(());
     }
-    if paths.iter().any(|p| under_proc(p)) {
-        verify_root_proc(root)?;
-    }
+    check_proc_for(root, paths)?;
     let devnull = verify_dev_null(root)?;
     for p in paths {
         let path = Path::new(p);
-        let target = match open_in_root(root, path, OFlag::O_PATH | OFlag::O_NOFOLLOW) {
+        // Symlinks are followed, but only inside the root (mounting onto a symlink is impossible).
+        let target = match open_in_root(root, path, OFlag::O_PATH) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
             Err(e) => return Err(RootfsError::sys("open masked path", path)(e)),
@@ -124,9 +133,10 @@ pub fn mask_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<(), RootfsEr
 /// Make the paths read-only: bind each onto itself, then remount read-only keeping
 /// nosuid/nodev/noexec and the flags locked by the kernel.
 pub fn readonly_paths(root: BorrowedFd<'_>, paths: &[String]) -> Result<(), RootfsError> {
-    if paths.iter().any(|p| under_proc(p)) {
-        verify_root_proc(root)?;
+    if paths.is_empty() {
+        return Ok(());
     }
+    check_proc_for(root, paths)?;
     for p in paths {
         let path = Path::new(p);
         let target = match open_in_root(root, path, OFlag::O_PATH) {
@@ -180,8 +190,6 @@ pub fn readonly_root(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
 /// [`super::finalize_rootfs`] on the current root.
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     let root = open_root()?;
-    // Every mount below goes through /proc/self/fd: that /proc must be real.
-    verify_root_proc(root.as_fd())?;
     finalize_in(root.as_fd(), spec)
 }
 

@@ -36,7 +36,7 @@ pub enum RootfsError {
         source: nix::Error,
     },
     #[error("{path} is not procfs (filesystem magic {magic:#x})")]
-    NotProcfs { path: PathBuf, magic: i64 },
+    NotProcfs { path: PathBuf, magic: u64 },
     #[error("unsupported mount option {option:?}")]
     UnsupportedOption { option: String },
     #[error("invalid value {value:?} for {option}")]
@@ -91,7 +91,7 @@ pub(crate) fn check_host_proc() -> Result<(), RootfsError> {
     if st.filesystem_type() != PROC_SUPER_MAGIC {
         return Err(RootfsError::NotProcfs {
             path: "/proc".into(),
-            magic: st.filesystem_type().0 as i64,
+            magic: st.filesystem_type().0 as u64,
         });
     }
     Ok(())

@@ -54,16 +54,14 @@ fn check_proc_target(
         return Ok(());
     }
     let dest = clean_path(dest);
-    if fstype == "proc" && dest == Path::new("/proc") {
+    // procfs over the /proc mount itself (a new instance, or a bind of a procfs source).
+    if dest == Path::new("/proc") && (fstype == "proc" || (is_bind && source_on_proc)) {
         return Ok(());
     }
     if fstype == "binfmt_misc" && dest == Path::new("/proc/sys/fs/binfmt_misc") {
         return Ok(());
     }
     if is_bind {
-        if source_on_proc {
-            return Ok(());
-        }
         let regular =
             file_type(target).map_err(RootfsError::sys("fstat", &dest))? == SFlag::S_IFREG;
         if regular && PROC_BIND_ALLOWED.iter().any(|p| Path::new(p) == dest) {
@@ -197,26 +195,58 @@ pub fn mount_entry(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| fstype.clone());
     let data = mo.data_string();
-    mount(
+    // With tmpcopyup the tmpfs must stay writable until the copy is done.
+    let first_flags = if old_content.is_some() {
+        mo.flags - MsFlags::MS_RDONLY
+    } else {
+        mo.flags
+    };
+    let r = mount(
         Some(source.as_str()),
         &proc_fd_path(target.as_fd()),
         Some(fstype.as_str()),
-        mo.flags,
+        first_flags,
         data.as_deref(),
-    )
-    .map_err(|e| RootfsError::Mount {
+    );
+    if r == Err(Errno::EPERM) && opts.in_new_userns {
+        // Without its own network/ipc namespace a user namespace may not mount sysfs or
+        // mqueue: bind the host's instead, as runc does.
+        let host = match fstype.as_str() {
+            "sysfs" => Some("/sys"),
+            "mqueue" => Some("/dev/mqueue"),
+            _ => None,
+        };
+        if let Some(host) = host {
+            let mut bind_opts = mo.clone();
+            bind_opts.bind = true;
+            bind_opts.recursive = true;
+            return bind_from(root, Path::new(host), &bind_opts, dest);
+        }
+    }
+    r.map_err(|e| RootfsError::Mount {
         source_path: source.clone(),
         path: dest.clone(),
         fstype: fstype.clone(),
         source: e,
     })?;
-    let mounted = reopen(root, dest)?;
-    apply_post(mounted.as_fd(), &mo, dest)?;
     if let Some(old) = old_content {
         let new = open_in_root(root, dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .map_err(RootfsError::sys("open tmpfs", dest))?;
         copy_dir(old.as_fd(), new.as_fd()).map_err(RootfsError::sys("tmpcopyup", dest))?;
+        if first_flags != mo.flags {
+            let mounted = reopen(root, dest)?;
+            mount(
+                None::<&str>,
+                &proc_fd_path(mounted.as_fd()),
+                None::<&str>,
+                mo.flags | MsFlags::MS_REMOUNT,
+                data.as_deref(),
+            )
+            .map_err(RootfsError::sys("remount tmpfs", dest))?;
+        }
     }
+    let mounted = reopen(root, dest)?;
+    apply_post(mounted.as_fd(), &mo, dest)?;
     Ok(())
 }
 
@@ -233,10 +263,20 @@ fn mount_bind(
             path: dest.to_path_buf(),
             reason: "bind mount without a source".into(),
         })?;
-    let src = open(&src_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(RootfsError::sys("open bind source", &src_path))?;
+    bind_from(root, &src_path, mo, dest)
+}
+
+/// Bind-mount the host path `src_path` onto `dest` inside the rootfs.
+fn bind_from(
+    root: BorrowedFd<'_>,
+    src_path: &Path,
+    mo: &MountOptions,
+    dest: &Path,
+) -> Result<(), RootfsError> {
+    let src = open(src_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(RootfsError::sys("open bind source", src_path))?;
     let src_is_dir =
-        file_type(src.as_fd()).map_err(RootfsError::sys("fstat", &src_path))? == SFlag::S_IFDIR;
+        file_type(src.as_fd()).map_err(RootfsError::sys("fstat", src_path))? == SFlag::S_IFDIR;
     let target = if src_is_dir {
         mkdir_all_in_root(root, dest, Mode::from_bits_truncate(0o755))
     } else {
