@@ -187,6 +187,20 @@ impl NamespacePlan {
         !self.join.is_empty() || self.new_time
     }
 
+    /// Whether a mount namespace to join is the runtime's own: setting up a
+    /// rootfs (mounts, pivot_root) there would change the host.
+    pub fn joins_own_mount_ns(&self, proc_root: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let own = match std::fs::metadata(proc_root.join("self/ns/mnt")) {
+            Ok(m) => (m.dev(), m.ino()),
+            Err(_) => return false,
+        };
+        self.join.iter().any(|j| {
+            j.typ == LinuxNamespaceType::Mount
+                && j.file.metadata().is_ok_and(|m| (m.dev(), m.ino()) == own)
+        })
+    }
+
     /// Whether the process will be in a user namespace other than the host's.
     pub fn in_userns(&self) -> bool {
         self.new_user || self.join.iter().any(|j| j.typ == LinuxNamespaceType::User)

@@ -112,6 +112,13 @@ pub fn create(
         )));
     }
 
+    if plan.joins_own_mount_ns(&ctx.proc_root) {
+        return Err(CommandError::Usage(format!(
+            "{}: linux.namespaces: the mount namespace path is the runtime's own; setting up a root filesystem there would change the host",
+            bundle.config_path.display()
+        )));
+    }
+
     let dir = ContainerDir::create(&ctx.global.root, id)?;
     let mut cleanup = Cleanup {
         dir: Some(&dir.path),
