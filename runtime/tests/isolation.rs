@@ -369,10 +369,11 @@ fn linux_devices_created() {
 #[test]
 fn device_cgroup_denies_unlisted() {
     let mut c = Container::new("devdeny");
-    // /dev/net/tun's numbers, created but not allowed by the device cgroup.
-    c.config["linux"]["devices"] = json!([{"path": "/dev/bt-tun", "type": "c", "major": 10, "minor": 200,
+    // /dev/kmsg's numbers (not in the default allow list), created but not
+    // allowed by the device cgroup.
+    c.config["linux"]["devices"] = json!([{"path": "/dev/bt-kmsg", "type": "c", "major": 1, "minor": 11,
         "fileMode": 0o666, "uid": 0, "gid": 0}]);
-    c.sh("head -c 1 /dev/bt-tun; echo rc=$?");
+    c.sh("head -c 1 /dev/bt-kmsg; echo rc=$?");
     let o = c.run();
     assert!(o.stdout.contains("rc=1"), "{o:?}");
     assert!(o.stderr.contains("not permitted"), "open must be denied (EPERM): {o:?}");
