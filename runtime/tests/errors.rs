@@ -12,15 +12,27 @@ use serde_json::json;
 #[track_caller]
 fn assert_clean_failure(c: &Container, o: &Output, needle: &str) {
     assert!(o.failed(), "expected failure: {o:?}");
-    assert!(o.stderr.contains(needle), "stderr should name {needle:?}: {}", o.stderr);
+    assert!(
+        o.stderr.contains(needle),
+        "stderr should name {needle:?}: {}",
+        o.stderr
+    );
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!c.state_dir_exists(), "state dir left behind");
     let entries: Vec<_> = std::fs::read_dir(&c.root)
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(entries.is_empty(), "state root not empty: {entries:?}");
-    assert!(c.all_cgroup_dirs().is_empty(), "cgroup left: {:?}", c.all_cgroup_dirs());
-    assert!(c.cgroup_pids().is_empty(), "process left: {:?}", c.cgroup_pids());
+    assert!(
+        c.all_cgroup_dirs().is_empty(),
+        "cgroup left: {:?}",
+        c.all_cgroup_dirs()
+    );
+    assert!(
+        c.cgroup_pids().is_empty(),
+        "process left: {:?}",
+        c.cgroup_pids()
+    );
     let l = c.list(&["-q"]);
     assert!(l.stdout.trim().is_empty(), "list shows {:?}", l.stdout);
 }
@@ -36,10 +48,18 @@ fn missing_config() {
 #[test]
 fn malformed_json() {
     let c = Container::new("badjson");
-    std::fs::write(c.bundle.join("config.json"), "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": [}\n").unwrap();
+    std::fs::write(
+        c.bundle.join("config.json"),
+        "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": [}\n",
+    )
+    .unwrap();
     let o = c.create_with(&[]);
     assert_clean_failure(&c, &o, "config.json");
-    assert!(o.stderr.contains("line 3"), "position in the file: {}", o.stderr);
+    assert!(
+        o.stderr.contains("line 3"),
+        "position in the file: {}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -54,7 +74,10 @@ fn missing_rootfs() {
 #[test]
 fn unknown_namespace_type() {
     let mut c = Container::new("badns");
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "bogusns"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "bogusns"}));
     c.write_config();
     let o = c.create_with(&[]);
     assert_clean_failure(&c, &o, "bogusns");
@@ -75,7 +98,11 @@ fn bad_signal() {
     c.run_sleeper();
     let o = c.kill("SIGFOO");
     assert!(o.failed());
-    assert!(o.stderr.contains("SIGFOO") || o.stderr.contains("FOO"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("SIGFOO") || o.stderr.contains("FOO"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(c.status(), "running");
 }
 
@@ -91,8 +118,14 @@ fn missing_executable() {
 fn bad_namespace_path() {
     let mut c = Container::new("badnspath");
     let path = format!("/var/run/netns/bt-missing-{}", c.id);
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network");
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "network", "path": path}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "network", "path": path}));
     c.write_config();
     let o = c.create_with(&[]);
     assert_clean_failure(&c, &o, &path);
@@ -105,11 +138,18 @@ fn invalid_ids() {
     for id in ["../bt-evil", "bt/evil", "bt evil", ".."] {
         let o = c.cmd(&["create", "--bundle", &b, id]);
         assert!(o.failed(), "id {id:?} accepted: {o:?}");
-        assert!(o.stderr.contains(id), "stderr should name {id:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(id),
+            "stderr should name {id:?}: {}",
+            o.stderr
+        );
         let entries: Vec<_> = std::fs::read_dir(&c.root)
             .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
             .unwrap_or_default();
-        assert!(entries.is_empty(), "state root not empty after {id:?}: {entries:?}");
+        assert!(
+            entries.is_empty(),
+            "state root not empty after {id:?}: {entries:?}"
+        );
         assert!(!c.dir().join("bt-evil").exists() && !c.root.join("bt").exists());
     }
     let o = c.cmd(&["create", "--bundle", &b, ""]);
@@ -125,11 +165,21 @@ fn json_log_last_line_is_error() {
     let pf = c.pid_file().to_string_lossy().into_owned();
     let o = c.cmd_global(
         &["--log", &log_s, "--log-format", "json"],
-        &["create", "--bundle", &c.bundle_str(), "--pid-file", &pf, &c.id],
+        &[
+            "create",
+            "--bundle",
+            &c.bundle_str(),
+            "--pid-file",
+            &pf,
+            &c.id,
+        ],
     );
     assert!(o.failed());
     let text = read(&log);
-    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_else(|| panic!("empty log"));
+    let last = text
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| panic!("empty log"));
     let v: serde_json::Value =
         serde_json::from_str(last).unwrap_or_else(|e| panic!("last log line {last:?}: {e}"));
     assert_eq!(v["level"], "error", "{last}");

@@ -16,13 +16,24 @@ fn running(name: &str) -> (Container, i32) {
 #[test]
 fn exec_sees_container_hostname_and_pid_ns() {
     let (c, pid) = running("exechost");
-    let o = c.exec(&["sh", "-c", "hostname; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt"]).success();
+    let o = c
+        .exec(&[
+            "sh",
+            "-c",
+            "hostname; readlink /proc/self/ns/pid; readlink /proc/self/ns/mnt",
+        ])
+        .success();
     let l: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(l[0], "bt-exec-host");
     assert_eq!(l[1], ns_link(pid, "pid"));
     assert_eq!(l[2], ns_link(pid, "mnt"));
-    let o = c.exec(&["sh", "-c", "ps -o pid,args | grep -c 'sleep 1000'"]).success();
-    assert!(o.stdout.trim().parse::<i32>().unwrap() >= 1, "init's child visible: {o:?}");
+    let o = c
+        .exec(&["sh", "-c", "ps -o pid,args | grep -c 'sleep 1000'"])
+        .success();
+    assert!(
+        o.stdout.trim().parse::<i32>().unwrap() >= 1,
+        "init's child visible: {o:?}"
+    );
 }
 
 #[test]
@@ -36,7 +47,12 @@ fn exec_exit_code() {
 #[test]
 fn exec_env() {
     let (c, _) = running("execenv");
-    let o = c.exec_with(&["-e", "BT_A=1", "-e", "BT_B=two"], &["sh", "-c", "echo $BT_A-$BT_B"]).success();
+    let o = c
+        .exec_with(
+            &["-e", "BT_A=1", "-e", "BT_B=two"],
+            &["sh", "-c", "echo $BT_A-$BT_B"],
+        )
+        .success();
     assert_eq!(o.stdout.trim(), "1-two");
 }
 
@@ -50,14 +66,18 @@ fn exec_cwd() {
 #[test]
 fn exec_user() {
     let (c, _) = running("execuser");
-    let o = c.exec_with(&["-u", "1000:1000"], &["sh", "-c", "id -u; id -g"]).success();
+    let o = c
+        .exec_with(&["-u", "1000:1000"], &["sh", "-c", "id -u; id -g"])
+        .success();
     assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["1000", "1000"]);
 }
 
 #[test]
 fn exec_additional_gids() {
     let (c, _) = running("execgids");
-    let o = c.exec_with(&["-u", "1000:1000", "-g", "7", "-g", "8"], &["id", "-G"]).success();
+    let o = c
+        .exec_with(&["-u", "1000:1000", "-g", "7", "-g", "8"], &["id", "-G"])
+        .success();
     let g: Vec<&str> = o.stdout.split_whitespace().collect();
     for want in ["1000", "7", "8"] {
         assert!(g.contains(&want), "{g:?} lacks {want}");
@@ -77,15 +97,24 @@ fn exec_process_json() {
         "capabilities": {"bounding": [], "effective": [], "permitted": []}
     });
     std::fs::write(&p, serde_json::to_vec(&proc).unwrap()).unwrap();
-    let o = c.exec_with(&["--process", &p.to_string_lossy()], &[]).success();
-    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["from-json", "/home/user", "1000"]);
+    let o = c
+        .exec_with(&["--process", &p.to_string_lossy()], &[])
+        .success();
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        ["from-json", "/home/user", "1000"]
+    );
 }
 
 #[test]
 fn exec_detach_pid_file_same_cgroup() {
     let (c, pid) = running("execdetach");
     let pf = c.dir().join("exec.pid");
-    c.exec_with(&["--detach", "--pid-file", &pf.to_string_lossy()], &["sleep", "1000"]).success();
+    c.exec_with(
+        &["--detach", "--pid-file", &pf.to_string_lossy()],
+        &["sleep", "1000"],
+    )
+    .success();
     let epid: i32 = read(&pf).trim().parse().expect("pid file holds a pid");
     assert!(epid > 0 && epid != pid);
     let cg_init = read(format!("/proc/{pid}/cgroup"));
@@ -100,14 +129,24 @@ fn exec_detach_pid_file_same_cgroup() {
 fn exec_cap_adds_no_inheritable() {
     let (c, _) = running("execcap");
     let o = c
-        .exec_with(&["--cap", "CAP_CHOWN"], &["sh", "-c", "while read -r l; do echo \"$l\"; done < /proc/self/status"])
+        .exec_with(
+            &["--cap", "CAP_CHOWN"],
+            &[
+                "sh",
+                "-c",
+                "while read -r l; do echo \"$l\"; done < /proc/self/status",
+            ],
+        )
         .success();
     let eff = parse_mask(&status_field(&o.stdout, "CapEff").unwrap());
     let inh = parse_mask(&status_field(&o.stdout, "CapInh").unwrap());
     let bnd = parse_mask(&status_field(&o.stdout, "CapBnd").unwrap());
     assert_ne!(eff & cap_mask(&["CAP_CHOWN"]), 0, "CAP_CHOWN effective");
     assert_ne!(bnd & cap_mask(&["CAP_CHOWN"]), 0, "CAP_CHOWN bounding");
-    assert_eq!(inh, 0, "exec --cap must not set inheritable caps (CVE-2022-29162)");
+    assert_eq!(
+        inh, 0,
+        "exec --cap must not set inheritable caps (CVE-2022-29162)"
+    );
 }
 
 #[test]
@@ -126,7 +165,11 @@ fn exec_missing_binary_fails() {
     let o = c.exec(&["/bin/bt-no-such-binary"]);
     assert!(o.failed());
     assert!(o.stderr.contains("bt-no-such-binary"), "{}", o.stderr);
-    assert_eq!(c.status(), "running", "failed exec leaves the container running");
+    assert_eq!(
+        c.status(),
+        "running",
+        "failed exec leaves the container running"
+    );
 }
 
 #[test]

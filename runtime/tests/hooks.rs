@@ -29,7 +29,14 @@ fn six_hooks_in_order_with_state() {
     c.config["mounts"].as_array_mut().unwrap().push(json!({
         "destination": logdir, "source": logdir, "type": "bind", "options": ["rbind", "rw"]
     }));
-    let names = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+    let names = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ];
     let mut hooks = serde_json::Map::new();
     for n in names {
         hooks.insert(n.to_string(), json!([log_hook(&log, n)]));
@@ -46,7 +53,14 @@ fn six_hooks_in_order_with_state() {
     let order: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
     assert_eq!(
         order,
-        ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
         "hook log:\n{text}"
     );
     for line in text.lines() {
@@ -86,8 +100,16 @@ fn failing_create_runtime_hook_fails_create() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(c.cmd(&["state", &c.id]).failed(), "no container left");
     assert!(!c.state_dir_exists(), "no state dir left");
-    assert!(c.cgroup_pids().is_empty(), "no process left: {:?}", c.cgroup_pids());
-    assert!(c.all_cgroup_dirs().is_empty(), "no cgroup left: {:?}", c.all_cgroup_dirs());
+    assert!(
+        c.cgroup_pids().is_empty(),
+        "no process left: {:?}",
+        c.cgroup_pids()
+    );
+    assert!(
+        c.all_cgroup_dirs().is_empty(),
+        "no cgroup left: {:?}",
+        c.all_cgroup_dirs()
+    );
 }
 
 #[test]
@@ -118,7 +140,8 @@ fn hook_timeout() {
 fn poststart_runs_at_start_not_create() {
     let mut c = Container::new("poststart");
     let log = c.dir().join("poststart.log");
-    c.config["hooks"] = json!({"poststart": [host_hook(&format!("echo ran >> {}", log.display()))]});
+    c.config["hooks"] =
+        json!({"poststart": [host_hook(&format!("echo ran >> {}", log.display()))]});
     c.sh(SLEEPER);
     c.create();
     std::thread::sleep(Duration::from_millis(300));
@@ -140,7 +163,10 @@ fn poststop_runs_on_delete() {
     c.create();
     c.start().success();
     c.wait_status("stopped", Duration::from_secs(10));
-    assert!(read(&log).is_empty(), "poststop runs at delete, not at exit");
+    assert!(
+        read(&log).is_empty(),
+        "poststop runs at delete, not at exit"
+    );
     c.delete().success();
     assert_eq!(read(&log).trim(), "ran");
 }

@@ -21,11 +21,17 @@ fn run_sh(c: &mut Container, script: &str) -> String {
 }
 
 fn ns_push(c: &mut Container, ns: serde_json::Value) {
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(ns);
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(ns);
 }
 
 fn ns_remove(c: &mut Container, ty: &str) {
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != ty);
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != ty);
 }
 
 fn mounts_push(c: &mut Container, m: serde_json::Value) {
@@ -43,7 +49,10 @@ fn hostname() {
 fn domainname() {
     let mut c = Container::new("domainname");
     c.config["domainname"] = json!("bt.example");
-    assert_eq!(run_sh(&mut c, "cat /proc/sys/kernel/domainname").trim(), "bt.example");
+    assert_eq!(
+        run_sh(&mut c, "cat /proc/sys/kernel/domainname").trim(),
+        "bt.example"
+    );
 }
 
 #[test]
@@ -71,7 +80,10 @@ fn umask() {
 #[test]
 fn env() {
     let mut c = Container::new("env");
-    c.config["process"]["env"].as_array_mut().unwrap().push(json!("BT_FOO=bar baz"));
+    c.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("BT_FOO=bar baz"));
     let out = run_sh(&mut c, "echo \"$BT_FOO\"; echo \"$PATH\"");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "bar baz");
@@ -118,7 +130,10 @@ fn capabilities_ambient_non_root() {
     });
     let st = run_sh(&mut c, SELF_STATUS);
     let [inh, prm, eff, bnd, amb] = caps_of(&st);
-    assert_eq!(bnd, cap_mask(&["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"]));
+    assert_eq!(
+        bnd,
+        cap_mask(&["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"])
+    );
     assert_eq!(amb, cap_mask(&s), "CapAmb");
     assert_eq!(inh, cap_mask(&s), "CapInh");
     assert_eq!(prm, cap_mask(&s), "CapPrm");
@@ -128,8 +143,7 @@ fn capabilities_ambient_non_root() {
 #[test]
 fn capabilities_none() {
     let mut c = Container::new("capsnone");
-    c.config["process"]["capabilities"] =
-        json!({"bounding": [], "effective": [], "permitted": []});
+    c.config["process"]["capabilities"] = json!({"bounding": [], "effective": [], "permitted": []});
     c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     let st = run_sh(&mut c, SELF_STATUS);
     assert_eq!(caps_of(&st), [0; 5]);
@@ -164,7 +178,10 @@ fn rlimits() {
 fn oom_score_adj() {
     let mut c = Container::new("oom");
     c.config["process"]["oomScoreAdj"] = json!(321);
-    assert_eq!(run_sh(&mut c, "read v < /proc/self/oom_score_adj; echo $v").trim(), "321");
+    assert_eq!(
+        run_sh(&mut c, "read v < /proc/self/oom_score_adj; echo $v").trim(),
+        "321"
+    );
 }
 
 #[test]
@@ -173,12 +190,19 @@ fn namespaces_differ_from_host() {
     ns_push(&mut c, json!({"type": "cgroup"}));
     let pid = c.run_sleeper();
     for ns in ["pid", "mnt", "net", "ipc", "uts", "cgroup"] {
-        assert_ne!(ns_link(pid, ns), ns_link(0, ns), "{ns} namespace is the host's");
+        assert_ne!(
+            ns_link(pid, ns),
+            ns_link(0, ns),
+            "{ns} namespace is the host's"
+        );
     }
     // The container's init is pid 1 in its pid namespace.
     let st = read(format!("/proc/{pid}/status"));
     let nspid = status_field(&st, "NSpid").unwrap();
-    assert!(nspid.ends_with("\t1") || nspid.ends_with(" 1"), "NSpid {nspid}");
+    assert!(
+        nspid.ends_with("\t1") || nspid.ends_with(" 1"),
+        "NSpid {nspid}"
+    );
 }
 
 #[test]
@@ -199,12 +223,18 @@ fn user_namespace_mappings() {
     c.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     // sysfs/cgroupfs need extra privileges inside a user namespace; bind them instead.
-    c.config["mounts"].as_array_mut().unwrap().retain(|m| {
-        m["destination"] != "/sys" && m["destination"] != "/sys/fs/cgroup"
-    });
-    mounts_push(&mut c, json!({"destination": "/sys", "type": "none", "source": "/sys",
-        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
-    c.sh(&format!("cat /proc/self/uid_map /proc/self/gid_map; id -u; {SLEEPER}"));
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/sys" && m["destination"] != "/sys/fs/cgroup");
+    mounts_push(
+        &mut c,
+        json!({"destination": "/sys", "type": "none", "source": "/sys",
+        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+    );
+    c.sh(&format!(
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; {SLEEPER}"
+    ));
     c.run_detached().success();
     c.wait_status("running", Duration::from_secs(10));
     let pid = c.pid();
@@ -213,7 +243,10 @@ fn user_namespace_mappings() {
     let f: Vec<&str> = um.split_whitespace().collect();
     assert_eq!(f, ["0", "100000", "65536"]);
     let gm = read(format!("/proc/{pid}/gid_map"));
-    assert_eq!(gm.split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
+    assert_eq!(
+        gm.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
     let st = read(format!("/proc/{pid}/status"));
     let uid = status_field(&st, "Uid").unwrap();
     assert!(uid.starts_with("100000"), "host uid of init: {uid}");
@@ -232,16 +265,18 @@ fn join_netns_by_path() {
 
 fn mountinfo_line<'a>(mi: &'a str, dest: &str) -> &'a str {
     mi.lines()
-        .filter(|l| l.split_whitespace().nth(4) == Some(dest))
-        .next_back()
+        .rfind(|l| l.split_whitespace().nth(4) == Some(dest))
         .unwrap_or_else(|| panic!("{dest} not in mountinfo:\n{mi}"))
 }
 
 #[test]
 fn tmpfs_options_and_flags() {
     let mut c = Container::new("tmpfs");
-    mounts_push(&mut c, json!({"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs",
-        "options": ["nosuid", "nodev", "noexec", "ro", "size=1m", "mode=710"]}));
+    mounts_push(
+        &mut c,
+        json!({"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "noexec", "ro", "size=1m", "mode=710"]}),
+    );
     let mi = run_sh(&mut c, "cat /proc/self/mountinfo; stat -c %a /mnt/t");
     let line = mountinfo_line(&mi, "/mnt/t");
     let opts = line.split_whitespace().nth(5).unwrap();
@@ -259,10 +294,16 @@ fn bind_mounts_ro_and_rw() {
     let host = c.dir().join("hostdir");
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("f"), "from-host").unwrap();
-    mounts_push(&mut c, json!({"destination": "/mnt/ro", "type": "bind", "source": host,
-        "options": ["rbind", "ro"]}));
-    mounts_push(&mut c, json!({"destination": "/mnt/rw", "type": "bind", "source": host,
-        "options": ["rbind", "rw"]}));
+    mounts_push(
+        &mut c,
+        json!({"destination": "/mnt/ro", "type": "bind", "source": host,
+        "options": ["rbind", "ro"]}),
+    );
+    mounts_push(
+        &mut c,
+        json!({"destination": "/mnt/rw", "type": "bind", "source": host,
+        "options": ["rbind", "rw"]}),
+    );
     let out = run_sh(
         &mut c,
         "cat /mnt/ro/f; echo; touch /mnt/ro/x 2>/dev/null && echo ro-writable || echo ro-refused; \
@@ -277,7 +318,10 @@ fn bind_mounts_ro_and_rw() {
 #[test]
 fn root_readonly() {
     let mut c = Container::new("rootro");
-    let out = run_sh(&mut c, "touch /bt-x 2>/dev/null && echo writable || echo refused");
+    let out = run_sh(
+        &mut c,
+        "touch /bt-x 2>/dev/null && echo writable || echo refused",
+    );
     assert_eq!(out.trim(), "refused");
     let mut c = Container::new("rootrw");
     c.config["root"]["readonly"] = json!(false);
@@ -295,14 +339,18 @@ fn masked_paths() {
     let mp = c.config["linux"]["maskedPaths"].as_array_mut().unwrap();
     mp.push(json!("/etc/secret"));
     mp.push(json!("/etc/secretdir"));
-    let out = run_sh(&mut c, "echo \"[$(cat /etc/secret)]\"; echo \"[$(ls -A /etc/secretdir)]\"");
+    let out = run_sh(
+        &mut c,
+        "echo \"[$(cat /etc/secret)]\"; echo \"[$(ls -A /etc/secretdir)]\"",
+    );
     let l: Vec<&str> = out.lines().collect();
     assert_eq!(l, ["[]", "[]"]);
 }
 
 #[test]
 fn readonly_paths_refuse_writes() {
-    const W: &str = "echo 1 > /proc/sys/kernel/shm_rmid_forced 2>/dev/null && echo wrote || echo refused";
+    const W: &str =
+        "echo 1 > /proc/sys/kernel/shm_rmid_forced 2>/dev/null && echo wrote || echo refused";
     // Control: without readonlyPaths the (IPC-namespaced) write works.
     let mut c = Container::new("roctl");
     c.config["linux"]["readonlyPaths"] = json!([]);
@@ -311,14 +359,25 @@ fn readonly_paths_refuse_writes() {
     assert_eq!(run_sh(&mut c, W).trim(), "refused");
     let mi = run_sh(&mut c, "cat /proc/self/mountinfo");
     let line = mountinfo_line(&mi, "/proc/sys");
-    assert!(line.split_whitespace().nth(5).unwrap().split(',').any(|o| o == "ro"), "{line}");
+    assert!(
+        line.split_whitespace()
+            .nth(5)
+            .unwrap()
+            .split(',')
+            .any(|o| o == "ro"),
+        "{line}"
+    );
 }
 
 #[test]
 fn sysctls() {
     let mut c = Container::new("sysctl");
-    c.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"});
-    let out = run_sh(&mut c, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced");
+    c.config["linux"]["sysctl"] =
+        json!({"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"});
+    let out = run_sh(
+        &mut c,
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced",
+    );
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["1", "1"]);
 }
 
@@ -331,7 +390,10 @@ fn net_sysctl_refused_with_shared_netns() {
     c.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": host});
     c.sh(SLEEPER);
     let o = c.create_with(&[]);
-    assert!(o.failed(), "net.* sysctl with the host netns must be refused");
+    assert!(
+        o.failed(),
+        "net.* sysctl with the host netns must be refused"
+    );
     assert!(o.stderr.contains("net.ipv4.ip_forward"), "{}", o.stderr);
     assert_eq!(read("/proc/sys/net/ipv4/ip_forward").trim(), host);
 }
@@ -344,13 +406,21 @@ fn default_devices() {
         "for d in null zero full random urandom tty; do stat -c '%n %F %t:%T' /dev/$d; done; \
          readlink /dev/ptmx; ls /dev/pts; echo hi > /dev/null && head -c 4 /dev/zero | wc -c",
     );
-    for (d, rdev) in
-        [("null", "1:3"), ("zero", "1:5"), ("full", "1:7"), ("random", "1:8"), ("urandom", "1:9"), ("tty", "5:0")]
-    {
+    for (d, rdev) in [
+        ("null", "1:3"),
+        ("zero", "1:5"),
+        ("full", "1:7"),
+        ("random", "1:8"),
+        ("urandom", "1:9"),
+        ("tty", "5:0"),
+    ] {
         let want = format!("/dev/{d} character special file {rdev}");
         assert!(out.lines().any(|l| l == want), "missing {want:?} in\n{out}");
     }
-    assert!(out.lines().any(|l| l == "pts/ptmx"), "/dev/ptmx -> pts/ptmx:\n{out}");
+    assert!(
+        out.lines().any(|l| l == "pts/ptmx"),
+        "/dev/ptmx -> pts/ptmx:\n{out}"
+    );
     assert_eq!(out.lines().last().unwrap().trim(), "4");
 }
 
@@ -359,11 +429,18 @@ fn linux_devices_created() {
     let mut c = Container::new("linuxdev");
     c.config["linux"]["devices"] = json!([{"path": "/dev/bt-null", "type": "c", "major": 1, "minor": 3,
         "fileMode": 0o640, "uid": 0, "gid": 0}]);
-    c.config["linux"]["resources"]["devices"].as_array_mut().unwrap().push(
-        json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}),
+    c.config["linux"]["resources"]["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}));
+    let out = run_sh(
+        &mut c,
+        "stat -c '%F %t:%T %a' /dev/bt-null; echo x > /dev/bt-null && echo ok",
     );
-    let out = run_sh(&mut c, "stat -c '%F %t:%T %a' /dev/bt-null; echo x > /dev/bt-null && echo ok");
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["character special file 1:3 640", "ok"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["character special file 1:3 640", "ok"]
+    );
 }
 
 #[test]
@@ -376,7 +453,10 @@ fn device_cgroup_denies_unlisted() {
     c.sh("head -c 1 /dev/bt-kmsg; echo rc=$?");
     let o = c.run();
     assert!(o.stdout.contains("rc=1"), "{o:?}");
-    assert!(o.stderr.contains("not permitted"), "open must be denied (EPERM): {o:?}");
+    assert!(
+        o.stderr.contains("not permitted"),
+        "open must be denied (EPERM): {o:?}"
+    );
 }
 
 #[test]
@@ -401,14 +481,23 @@ fn cgroup_limits_visible_and_removed() {
     c.config["linux"]["resources"]["pids"] = json!({"limit": 42});
     let pid = c.run_sleeper();
     let (mem, pids) = if cgroup_v2() {
-        (c.cgroup_dir("").join("memory.max"), c.cgroup_dir("").join("pids.max"))
+        (
+            c.cgroup_dir("").join("memory.max"),
+            c.cgroup_dir("").join("pids.max"),
+        )
     } else {
-        (c.cgroup_dir("memory").join("memory.limit_in_bytes"), c.cgroup_dir("pids").join("pids.max"))
+        (
+            c.cgroup_dir("memory").join("memory.limit_in_bytes"),
+            c.cgroup_dir("pids").join("pids.max"),
+        )
     };
     assert_eq!(read(&mem).trim(), "67108864");
     assert_eq!(read(&pids).trim(), "42");
     let procs = read(c.cgroup_dir("pids").join("cgroup.procs"));
-    assert!(procs.lines().any(|l| l.trim() == pid.to_string()), "init in cgroup: {procs}");
+    assert!(
+        procs.lines().any(|l| l.trim() == pid.to_string()),
+        "init in cgroup: {procs}"
+    );
     let dirs = c.all_cgroup_dirs();
     assert!(!dirs.is_empty());
     c.delete_force().success();
@@ -445,6 +534,16 @@ fn signals_not_ignored_or_blocked() {
         });
     }
     let o = run_cmd(&mut cmd, &c.scratch, CMD_TIMEOUT).success();
-    assert_eq!(parse_mask(&status_field(&o.stdout, "SigIgn").unwrap()), 0, "{}", o.stdout);
-    assert_eq!(parse_mask(&status_field(&o.stdout, "SigBlk").unwrap()), 0, "{}", o.stdout);
+    assert_eq!(
+        parse_mask(&status_field(&o.stdout, "SigIgn").unwrap()),
+        0,
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        parse_mask(&status_field(&o.stdout, "SigBlk").unwrap()),
+        0,
+        "{}",
+        o.stdout
+    );
 }

@@ -37,7 +37,10 @@ fn run_exit_code() {
     let mut c = Container::new("exit7");
     c.sh("exit 7");
     assert_eq!(c.run().code, 7);
-    assert!(c.cmd(&["state", &c.id]).failed(), "run without --keep deletes the container");
+    assert!(
+        c.cmd(&["state", &c.id]).failed(),
+        "run without --keep deletes the container"
+    );
 }
 
 #[test]
@@ -55,7 +58,9 @@ fn run_killed_by_sigkill_is_137() {
     let mut cmd = c.rt();
     cmd.args(["run", "--bundle", &c.bundle_str(), &c.id]);
     let out = std::fs::File::create(c.dir().join("run.out")).unwrap();
-    cmd.stdout(out.try_clone().unwrap()).stderr(out).stdin(std::process::Stdio::null());
+    cmd.stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(std::process::Stdio::null());
     let child = cmd.spawn().unwrap();
     c.wait_status("running", T);
     c.kill("KILL").success();
@@ -79,14 +84,26 @@ fn state_json_keys() {
     c.set_args(&["sleep", "1000"]);
     c.create();
     let st = c.state();
-    for k in ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"] {
+    for k in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ] {
         assert!(st.get(k).is_some(), "state lacks {k}: {st}");
     }
     assert_eq!(st["id"], c.id.as_str());
     assert_eq!(st["bundle"], c.bundle_str().as_str());
     assert_eq!(st["rootfs"], c.rootfs.to_string_lossy().as_ref());
     let created = st["created"].as_str().unwrap();
-    assert!(created.contains('T') && created.len() >= 20, "RFC3339 created: {created}");
+    assert!(
+        created.contains('T') && created.len() >= 20,
+        "RFC3339 created: {created}"
+    );
 }
 
 #[test]
@@ -95,9 +112,22 @@ fn list_formats() {
     c.set_args(&["sleep", "1000"]);
     c.create();
     let t = c.list(&[]).success();
-    let header: Vec<&str> = t.stdout.lines().next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
-    let row = t.stdout.lines().find(|l| l.starts_with(&c.id)).expect("row for container");
+    let header: Vec<&str> = t
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
+    let row = t
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&c.id))
+        .expect("row for container");
     assert!(row.contains("created"), "{row}");
     let j = c.list(&["-f", "json"]).success();
     let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("list json");
@@ -164,7 +194,11 @@ fn kill_all() {
     while c.cgroup_pids().len() < 3 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(c.cgroup_pids().len() >= 3, "children running: {:?}", c.cgroup_pids());
+    assert!(
+        c.cgroup_pids().len() >= 3,
+        "children running: {:?}",
+        c.cgroup_pids()
+    );
     c.cmd(&["kill", "--all", &c.id, "KILL"]).success();
     c.wait_status("stopped", T);
     let deadline = std::time::Instant::now() + T;
@@ -178,7 +212,10 @@ fn kill_all() {
 fn delete_running_needs_force() {
     let mut c = Container::new("delforce");
     let pid = c.run_sleeper();
-    assert!(c.delete().failed(), "delete of a running container must fail");
+    assert!(
+        c.delete().failed(),
+        "delete of a running container must fail"
+    );
     assert_eq!(c.status(), "running");
     c.delete_force().success();
     assert!(c.cmd(&["state", &c.id]).failed());
@@ -190,7 +227,10 @@ fn delete_running_needs_force() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let stat = read(format!("/proc/{pid}/stat"));
-    assert!(stat.is_empty() || stat.contains(") Z"), "init still alive: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "init still alive: {stat}"
+    );
 }
 
 #[test]
@@ -203,7 +243,10 @@ fn delete_created_container() {
     assert!(!c.state_dir_exists());
     std::thread::sleep(Duration::from_millis(200));
     let stat = read(format!("/proc/{pid}/stat"));
-    assert!(stat.is_empty() || stat.contains(") Z"), "init still alive: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "init still alive: {stat}"
+    );
 }
 
 #[test]
@@ -240,7 +283,11 @@ fn unknown_id_errors() {
     ] {
         let o = c.cmd(&args);
         assert_eq!(o.code, 1, "{args:?}: {o:?}");
-        assert!(o.stderr.contains(&ghost), "{args:?}: stderr should name the id: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&ghost),
+            "{args:?}: stderr should name the id: {}",
+            o.stderr
+        );
     }
 }
 
@@ -254,12 +301,20 @@ fn concurrent_creates_one_wins() {
         let mut cmd = c.rt();
         cmd.args(["create", "--bundle", &b, &c.id]);
         let f = std::fs::File::create(c.dir().join(format!("race.{i}"))).unwrap();
-        cmd.stdout(f.try_clone().unwrap()).stderr(f).stdin(std::process::Stdio::null());
+        cmd.stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .stdin(std::process::Stdio::null());
         children.push(cmd.spawn().unwrap());
     }
-    let codes: Vec<i32> =
-        children.into_iter().map(|ch| wait_child(ch, CMD_TIMEOUT, "create")).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "exactly one create wins: {codes:?}");
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|ch| wait_child(ch, CMD_TIMEOUT, "create"))
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == 0).count(),
+        1,
+        "exactly one create wins: {codes:?}"
+    );
     assert_eq!(c.status(), "created");
     // Only one init in the cgroup.
     assert_eq!(c.cgroup_pids().len(), 1, "{:?}", c.cgroup_pids());
@@ -292,7 +347,11 @@ fn stopped_after_exit_then_delete() {
     c.wait_status("stopped", T);
     c.delete().success();
     assert!(!c.state_dir_exists());
-    assert!(c.all_cgroup_dirs().is_empty(), "cgroups left: {:?}", c.all_cgroup_dirs());
+    assert!(
+        c.all_cgroup_dirs().is_empty(),
+        "cgroups left: {:?}",
+        c.all_cgroup_dirs()
+    );
 }
 
 #[test]
@@ -300,7 +359,10 @@ fn features_and_spec() {
     let c = Container::new("features");
     let o = c.cmd(&["features"]).success();
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("features json");
-    assert!(v.get("ociVersionMin").is_some() && v.get("ociVersionMax").is_some(), "{v}");
+    assert!(
+        v.get("ociVersionMin").is_some() && v.get("ociVersionMax").is_some(),
+        "{v}"
+    );
     let d = c.dir().join("specdir");
     std::fs::create_dir_all(&d).unwrap();
     c.cmd(&["spec", "--bundle", &d.to_string_lossy()]).success();

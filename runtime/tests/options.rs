@@ -46,7 +46,14 @@ fn preserve_fds_passes_fd3() {
     c.sh("cat <&3");
     let f = fd3_file(&c);
     let mut cmd = c.rt();
-    cmd.args(["run", "--preserve-fds", "1", "--bundle", &c.bundle_str(), &c.id]);
+    cmd.args([
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        &c.bundle_str(),
+        &c.id,
+    ]);
     install_fd3(&mut cmd, f.as_raw_fd());
     let o = run_cmd(&mut cmd, &c.scratch, CMD_TIMEOUT).success();
     assert_eq!(o.stdout.trim(), "fd3-content");
@@ -88,12 +95,28 @@ fn preserve_fds_not_passed_by_caller_are_not_runtime_files() {
     c.sh("for n in 3 4; do readlink /proc/self/fd/$n || echo none; done; cat <&3 <&4 2>/dev/null | wc -c");
     let log = c.dir().join("runtime.log");
     let log_s = log.to_string_lossy().into_owned();
-    let o = c.cmd_global(&["--log", &log_s], &["run", "--preserve-fds", "2", "--bundle", &c.bundle_str(), &c.id]);
+    let o = c.cmd_global(
+        &["--log", &log_s],
+        &[
+            "run",
+            "--preserve-fds",
+            "2",
+            "--bundle",
+            &c.bundle_str(),
+            &c.id,
+        ],
+    );
     let l: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(l.len(), 3, "{o:?}");
     for t in &l[..2] {
-        assert!(!t.contains("runtime.log"), "the runtime's log file leaked: {o:?}");
-        assert!(*t == "/dev/null" || *t == "none", "fd reads as /dev/null: {o:?}");
+        assert!(
+            !t.contains("runtime.log"),
+            "the runtime's log file leaked: {o:?}"
+        );
+        assert!(
+            *t == "/dev/null" || *t == "none",
+            "fd reads as /dev/null: {o:?}"
+        );
     }
     assert_eq!(l[2].trim(), "0");
 }
@@ -103,7 +126,10 @@ fn no_pivot() {
     let mut c = Container::new("nopivot");
     c.sh("echo pivot-ok; ls /bin/busybox");
     let o = c.run_with(&["--no-pivot"]).success();
-    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["pivot-ok", "/bin/busybox"]);
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        ["pivot-ok", "/bin/busybox"]
+    );
 }
 
 #[test]
@@ -119,14 +145,28 @@ fn run_keep_leaves_stopped_container() {
 #[test]
 fn time_namespace_offsets() {
     let mut c = Container::new("timens");
-    c.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
     c.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}});
-    let host_up: f64 = read("/proc/uptime").split_whitespace().next().unwrap().parse().unwrap();
+    let host_up: f64 = read("/proc/uptime")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     c.sh("cat /proc/uptime");
     let o = c.run().success();
     let up: f64 = o.stdout.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(up >= host_up + 864000.0 - 5.0, "uptime {up} vs host {host_up}");
-    assert!(up < host_up + 864000.0 + 60.0, "uptime {up} vs host {host_up}");
+    assert!(
+        up >= host_up + 864000.0 - 5.0,
+        "uptime {up} vs host {host_up}"
+    );
+    assert!(
+        up < host_up + 864000.0 + 60.0,
+        "uptime {up} vs host {host_up}"
+    );
 }
 
 #[test]
@@ -167,10 +207,16 @@ fn console_size() {
     c.sh(SLEEPER);
     let p = c.dir().join("console.sock");
     let l = UnixListener::bind(&p).unwrap();
-    c.create_with(&["--console-socket", &p.to_string_lossy()]).success();
+    c.create_with(&["--console-socket", &p.to_string_lossy()])
+        .success();
     let master = recv_console_fd(&l, T);
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     while Instant::now() < deadline {
         // SAFETY: ws is a valid winsize for TIOCGWINSZ to fill.
         let r = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };

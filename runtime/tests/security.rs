@@ -55,8 +55,15 @@ fn cve_2024_21626_no_leaked_fds_in_detached_exec() {
     let mut c = Container::new("fdexecd");
     c.config["root"]["readonly"] = json!(false);
     c.run_sleeper();
-    c.exec_with(&["--detach"], &["sh", "-c", "ls /proc/self/fd > /tmp/fds.tmp; mv /tmp/fds.tmp /tmp/fds"])
-        .success();
+    c.exec_with(
+        &["--detach"],
+        &[
+            "sh",
+            "-c",
+            "ls /proc/self/fd > /tmp/fds.tmp; mv /tmp/fds.tmp /tmp/fds",
+        ],
+    )
+    .success();
     let p = c.rootfs.join("tmp/fds");
     let deadline = std::time::Instant::now() + T;
     while !p.exists() && std::time::Instant::now() < deadline {
@@ -77,7 +84,10 @@ fn cve_2024_21626_cwd_proc_self_fd_run() {
         c.sh(CWD_CHECK);
         let o = c.run();
         if o.ok() {
-            assert!(!o.stdout.contains("ESCAPED"), "cwd /proc/self/fd/{n} is a host dir: {o:?}");
+            assert!(
+                !o.stdout.contains("ESCAPED"),
+                "cwd /proc/self/fd/{n} is a host dir: {o:?}"
+            );
         }
     }
 }
@@ -86,13 +96,18 @@ fn cve_2024_21626_cwd_proc_self_fd_run() {
 fn cve_2024_21626_cwd_proc_self_fd_exec() {
     let mut c = Container::new("cwdexec");
     c.run_sleeper();
-    let o = c.exec_with(&["--cwd", "/tmp"], &["sh", "-c", CWD_CHECK]).success();
+    let o = c
+        .exec_with(&["--cwd", "/tmp"], &["sh", "-c", CWD_CHECK])
+        .success();
     assert_eq!(o.stdout.trim(), "cwd-inside", "control");
     for n in 3..=9 {
         let cwd = format!("/proc/self/fd/{n}");
         let o = c.exec_with(&["--cwd", &cwd], &["sh", "-c", CWD_CHECK]);
         if o.ok() {
-            assert!(!o.stdout.contains("ESCAPED"), "exec cwd {cwd} is a host dir: {o:?}");
+            assert!(
+                !o.stdout.contains("ESCAPED"),
+                "exec cwd {cwd} is a host dir: {o:?}"
+            );
         }
     }
 }
@@ -112,10 +127,18 @@ fn cve_2019_5736_runtime_binary_not_writable() {
     assert!(o.stdout.contains("scanned="), "{o:?}");
     let n: i32 = o.stdout.trim().rsplit('=').next().unwrap().parse().unwrap();
     assert!(n >= 2, "saw the init process and itself: {o:?}");
-    assert!(!o.stdout.contains("OPENED"), "a /proc/*/exe is writable: {}", o.stdout);
+    assert!(
+        !o.stdout.contains("OPENED"),
+        "a /proc/*/exe is writable: {}",
+        o.stdout
+    );
     c.start().success();
     let o = c.exec(&["sh", "-c", probe]).success();
-    assert!(!o.stdout.contains("OPENED"), "a /proc/*/exe is writable: {}", o.stdout);
+    assert!(
+        !o.stdout.contains("OPENED"),
+        "a /proc/*/exe is writable: {}",
+        o.stdout
+    );
     c.delete_force().success();
     assert_eq!(sha256(&rt), before, "runtime binary changed");
 }
@@ -141,10 +164,20 @@ fn cve_2021_30465_symlink_destinations_stay_in_rootfs() {
     }
     c.sh("cat /mnt/abs/srcfile; echo; cat /mnt/rel/srcfile; echo");
     let o = c.run();
-    assert!(!esc_abs.exists(), "absolute symlink destination escaped to the host");
-    assert!(!esc_rel.exists(), "relative symlink destination escaped to the host");
+    assert!(
+        !esc_abs.exists(),
+        "absolute symlink destination escaped to the host"
+    );
+    assert!(
+        !esc_rel.exists(),
+        "relative symlink destination escaped to the host"
+    );
     if o.ok() {
-        assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["bind-source", "bind-source"], "{o:?}");
+        assert_eq!(
+            o.stdout.lines().collect::<Vec<_>>(),
+            ["bind-source", "bind-source"],
+            "{o:?}"
+        );
         assert!(c.rootfs.join(esc_abs.strip_prefix("/").unwrap()).exists());
     }
 }
@@ -155,24 +188,53 @@ fn cve_2022_29162_no_inheritable_caps_by_default() {
     c.run_sleeper();
     let pid = c.pid();
     let st = read(format!("/proc/{pid}/status"));
-    assert_eq!(parse_mask(&status_field(&st, "CapInh").unwrap()), 0, "init CapInh");
+    assert_eq!(
+        parse_mask(&status_field(&st, "CapInh").unwrap()),
+        0,
+        "init CapInh"
+    );
     let o = c
-        .exec(&["sh", "-c", "while read -r l; do echo \"$l\"; done < /proc/self/status"])
+        .exec(&[
+            "sh",
+            "-c",
+            "while read -r l; do echo \"$l\"; done < /proc/self/status",
+        ])
         .success();
-    assert_eq!(parse_mask(&status_field(&o.stdout, "CapInh").unwrap()), 0, "exec CapInh");
+    assert_eq!(
+        parse_mask(&status_field(&o.stdout, "CapInh").unwrap()),
+        0,
+        "exec CapInh"
+    );
     let o = c
-        .exec_with(&["--cap", "CAP_SYS_ADMIN"], &["sh", "-c", "while read -r l; do echo \"$l\"; done < /proc/self/status"])
+        .exec_with(
+            &["--cap", "CAP_SYS_ADMIN"],
+            &[
+                "sh",
+                "-c",
+                "while read -r l; do echo \"$l\"; done < /proc/self/status",
+            ],
+        )
         .success();
-    assert_eq!(parse_mask(&status_field(&o.stdout, "CapInh").unwrap()), 0, "exec --cap CapInh");
+    assert_eq!(
+        parse_mask(&status_field(&o.stdout, "CapInh").unwrap()),
+        0,
+        "exec --cap CapInh"
+    );
 }
 
 fn host_sensitive() -> (String, String) {
-    (read("/proc/sys/kernel/core_pattern"), read("/proc/sys/kernel/hostname"))
+    (
+        read("/proc/sys/kernel/core_pattern"),
+        read("/proc/sys/kernel/hostname"),
+    )
 }
 
 /// Config using the rootfs's own /dev (no tmpfs on /dev).
 fn without_dev_tmpfs(c: &mut Container) {
-    c.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/dev");
+    c.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
 }
 
 const HN_PROBE: &str = "echo bt-pwned > /proc/sys/kernel/hostname 2>/dev/null; echo hn=$(hostname)";
@@ -182,24 +244,37 @@ fn cve_2025_31133_dev_null_symlink() {
     let host = host_sensitive();
     // Control: real /dev/null, hostname masked: the write goes nowhere.
     let mut c = Container::new("devnullctl");
-    c.config["linux"]["maskedPaths"].as_array_mut().unwrap().push(json!("/proc/sys/kernel/hostname"));
+    c.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/proc/sys/kernel/hostname"));
     c.sh(HN_PROBE);
     assert_eq!(c.run().success().stdout.trim(), "hn=berth", "control");
     // Attack: the rootfs's /dev/null is a symlink to a procfs file.
     let mut c = Container::new("devnull");
     without_dev_tmpfs(&mut c);
-    c.config["linux"]["maskedPaths"].as_array_mut().unwrap().push(json!("/proc/sys/kernel/hostname"));
+    c.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/proc/sys/kernel/hostname"));
     symlink("/proc/sys/kernel/hostname", c.rootfs.join("dev/null")).unwrap();
     c.sh(HN_PROBE);
     let o = c.run();
     assert_eq!(host_sensitive(), host, "host core_pattern/hostname changed");
     if o.ok() {
-        assert_eq!(o.stdout.trim(), "hn=berth", "masking followed the /dev/null symlink: {o:?}");
+        assert_eq!(
+            o.stdout.trim(),
+            "hn=berth",
+            "masking followed the /dev/null symlink: {o:?}"
+        );
     }
     // A correct runtime either refuses or uses a real /dev/null; it must not
     // have created anything through the symlink.
     let meta = std::fs::symlink_metadata(c.rootfs.join("dev/null")).ok();
-    assert!(meta.is_none_or(|m| !m.file_type().is_file()), "a regular file appeared at /dev/null");
+    assert!(
+        meta.is_none_or(|m| !m.file_type().is_file()),
+        "a regular file appeared at /dev/null"
+    );
     assert!(o.ok() || !o.stderr.is_empty(), "a refusal explains itself");
 }
 
@@ -225,7 +300,10 @@ fn cve_2025_52565_dev_console_symlink() {
     let host = host_sensitive();
     let mut c = Container::new("consolectl");
     let out = console_probe(&mut c);
-    assert!(out.contains("bt-hn=berth") && !out.contains("bt-MOUNTED"), "control: {out:?}");
+    assert!(
+        out.contains("bt-hn=berth") && !out.contains("bt-MOUNTED"),
+        "control: {out:?}"
+    );
     let mut c = Container::new("console");
     without_dev_tmpfs(&mut c);
     symlink("/proc/sys/kernel/hostname", c.rootfs.join("dev/console")).unwrap();
@@ -233,7 +311,10 @@ fn cve_2025_52565_dev_console_symlink() {
     assert_eq!(host_sensitive(), host, "host core_pattern/hostname changed");
     if !out.starts_with("REFUSED") {
         assert!(out.contains("bt-END"), "{out:?}");
-        assert!(!out.contains("bt-MOUNTED"), "/dev/console bind followed the symlink: {out:?}");
+        assert!(
+            !out.contains("bt-MOUNTED"),
+            "/dev/console bind followed the symlink: {out:?}"
+        );
         assert!(out.contains("bt-hn=berth"), "{out:?}");
     }
 }

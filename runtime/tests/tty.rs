@@ -26,9 +26,15 @@ fn create_with_console_socket() {
     let master = recv_console_fd(&l, T);
     c.start().success();
     let out = read_pty_until(&master, "bt-marker-42", T);
-    assert!(out.contains("bt-marker-42"), "output through the pty: {out:?}");
+    assert!(
+        out.contains("bt-marker-42"),
+        "output through the pty: {out:?}"
+    );
     let tty = out.lines().next().unwrap_or("").trim();
-    assert!(tty == "/dev/console" || tty.starts_with("/dev/pts/"), "tty is {tty:?}");
+    assert!(
+        tty == "/dev/console" || tty.starts_with("/dev/pts/"),
+        "tty is {tty:?}"
+    );
 }
 
 #[test]
@@ -51,7 +57,17 @@ fn exec_tty_with_console_socket() {
     c.run_sleeper();
     let (l, sock) = listener(&c);
     let mut cmd = c.rt();
-    cmd.args(["exec", "-t", "--detach", "--console-socket", &sock, &c.id, "sh", "-c", "tty; echo bt-exec-$((40+2)); sleep 1"]);
+    cmd.args([
+        "exec",
+        "-t",
+        "--detach",
+        "--console-socket",
+        &sock,
+        &c.id,
+        "sh",
+        "-c",
+        "tty; echo bt-exec-$((40+2)); sleep 1",
+    ]);
     let h = thread::spawn(move || recv_console_fd(&l, T));
     let o = run_cmd(&mut cmd, &c.scratch, CMD_TIMEOUT);
     assert_eq!(o.code, 0, "{o:?}");
@@ -67,7 +83,10 @@ fn terminal_without_socket_fails_create() {
     c.config["process"]["terminal"] = json!(true);
     c.sh(SLEEPER);
     let o = c.create_with(&[]);
-    assert!(o.failed(), "create of a terminal container needs --console-socket");
+    assert!(
+        o.failed(),
+        "create of a terminal container needs --console-socket"
+    );
     assert!(c.cmd(&["state", &c.id]).failed());
 }
 

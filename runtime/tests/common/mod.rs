@@ -44,24 +44,37 @@ pub fn runtime() -> PathBuf {
 
 /// True when the runtime under test is runc (used only to document known runc gaps).
 pub fn is_runc() -> bool {
-    runtime().file_name().is_some_and(|n| n.to_string_lossy().starts_with("runc"))
+    runtime()
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("runc"))
 }
 
 /// Panic (never skip silently) when the environment cannot run these tests.
 pub fn require_env() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "berth-runtime integration tests must run as root (euid is {euid})");
+    assert_eq!(
+        euid, 0,
+        "berth-runtime integration tests must run as root (euid is {euid})"
+    );
     assert!(
         Path::new("/bin/busybox").is_file(),
         "berth-runtime integration tests need a static /bin/busybox to build the test rootfs"
     );
     let rt = runtime();
-    assert!(rt.is_file(), "runtime under test {} does not exist", rt.display());
+    assert!(
+        rt.is_file(),
+        "runtime under test {} does not exist",
+        rt.display()
+    );
 }
 
 pub fn unique(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Result of one command.
@@ -116,7 +129,11 @@ pub fn run_cmd(cmd: &mut Command, scratch: &Path, timeout: Duration) -> Output {
     let stderr = fs::read_to_string(&err_p).unwrap_or_default();
     let _ = fs::remove_file(&out_p);
     let _ = fs::remove_file(&err_p);
-    Output { code, stdout, stderr }
+    Output {
+        code,
+        stdout,
+        stderr,
+    }
 }
 
 /// Wait for a child with a timeout; kills it and panics on timeout.
@@ -149,15 +166,52 @@ pub fn status_field(status_text: &str, key: &str) -> Option<String> {
 /// Capability bit numbers, as in linux/capability.h.
 pub fn cap_number(name: &str) -> u32 {
     const CAPS: &[&str] = &[
-        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-        "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-        "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-        "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-        "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-        "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
     ];
     let short = name.trim_start_matches("CAP_");
-    CAPS.iter().position(|c| *c == short).unwrap_or_else(|| panic!("unknown capability {name}")) as u32
+    CAPS.iter()
+        .position(|c| *c == short)
+        .unwrap_or_else(|| panic!("unknown capability {name}")) as u32
 }
 
 /// The /proc/<pid>/status mask for a set of capability names.
@@ -171,7 +225,11 @@ pub fn parse_mask(s: &str) -> u64 {
 }
 
 fn poll_in(fd: RawFd, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: pfd is a valid pollfd for the duration of the call.
     let r = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -186,9 +244,15 @@ pub fn recv_console_fd(listener: &UnixListener, timeout: Duration) -> OwnedFd {
         "nobody connected to the console socket within {timeout:?}"
     );
     let (stream, _) = listener.accept().expect("accept console socket");
-    assert!(poll_in(stream.as_raw_fd(), timeout), "no message on the console socket");
+    assert!(
+        poll_in(stream.as_raw_fd(), timeout),
+        "no message on the console socket"
+    );
     let mut buf = [0u8; 4096];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // Room for a handful of fds.
     let mut cbuf = [0u64; 64];
     // SAFETY: msghdr is plain data; zeroed is a valid initial value.
@@ -199,7 +263,11 @@ pub fn recv_console_fd(listener: &UnixListener, timeout: Duration) -> OwnedFd {
     msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
     // SAFETY: msg points to valid buffers that outlive the call.
     let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    assert!(n >= 0, "recvmsg on console socket: {}", std::io::Error::last_os_error());
+    assert!(
+        n >= 0,
+        "recvmsg on console socket: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: msg was filled in by recvmsg; CMSG_FIRSTHDR/NXTHDR walk its control buffer.
     let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
     while !cmsg.is_null() {
@@ -247,7 +315,12 @@ pub fn read_pty_until(fd: &OwnedFd, marker: &str, timeout: Duration) -> String {
 pub fn write_fd(fd: &OwnedFd, data: &[u8]) {
     // SAFETY: data is valid for data.len() bytes.
     let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-    assert_eq!(n, data.len() as isize, "write to fd: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        n,
+        data.len() as isize,
+        "write to fd: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// A hook that runs `script` with the host's /bin/sh.
@@ -257,15 +330,29 @@ pub fn host_hook(script: &str) -> Value {
 
 /// sha256 of a file (via the host's sha256sum).
 pub fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("run sha256sum");
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
     assert!(out.status.success(), "sha256sum {}", path.display());
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 /// The namespace link of `pid` (e.g. "net:[4026531840]").
 pub fn ns_link(pid: i32, ns: &str) -> String {
-    let p = if pid == 0 { format!("/proc/self/ns/{ns}") } else { format!("/proc/{pid}/ns/{ns}") };
-    fs::read_link(&p).unwrap_or_else(|e| panic!("readlink {p}: {e}")).to_string_lossy().into_owned()
+    let p = if pid == 0 {
+        format!("/proc/self/ns/{ns}")
+    } else {
+        format!("/proc/{pid}/ns/{ns}")
+    };
+    fs::read_link(&p)
+        .unwrap_or_else(|e| panic!("readlink {p}: {e}"))
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// True on a pure cgroup v2 host.
@@ -288,7 +375,19 @@ pub struct Container {
 
 /// Build a busybox rootfs at `rootfs`.
 pub fn make_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "dev", "sys", "etc", "tmp", "root", "home/user", "mnt", "run", "var"] {
+    for d in [
+        "bin",
+        "proc",
+        "dev",
+        "sys",
+        "etc",
+        "tmp",
+        "root",
+        "home/user",
+        "mnt",
+        "run",
+        "var",
+    ] {
         fs::create_dir_all(rootfs.join(d)).expect("mkdir in rootfs");
     }
     fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("copy busybox");
@@ -358,7 +457,10 @@ impl Container {
     pub fn new(name: &str) -> Container {
         require_env();
         let id = format!("bt-{}", unique(name));
-        let tmp = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("tempdir");
         let root = tmp.path().join("state");
         let bundle = tmp.path().join("bundle");
         let rootfs = bundle.join("rootfs");
@@ -389,8 +491,11 @@ impl Container {
 
     /// Write `self.config` to bundle/config.json.
     pub fn write_config(&self) {
-        fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap())
-            .expect("write config.json");
+        fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .expect("write config.json");
     }
 
     /// Set process.args and rewrite config.json.
@@ -544,7 +649,10 @@ impl Container {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("container {} did not reach {status:?} within {timeout:?} (last {last:?})", self.id);
+        panic!(
+            "container {} did not reach {status:?} within {timeout:?} (last {last:?})",
+            self.id
+        );
     }
 
     /// Start a long-running container detached (an init that exits on SIGTERM,
@@ -562,7 +670,10 @@ impl Container {
         if cgroup_v2() {
             PathBuf::from(format!("/sys/fs/cgroup/berth-test/{}", self.id))
         } else {
-            PathBuf::from(format!("/sys/fs/cgroup/{controller}/berth-test/{}", self.id))
+            PathBuf::from(format!(
+                "/sys/fs/cgroup/{controller}/berth-test/{}",
+                self.id
+            ))
         }
     }
 
@@ -585,7 +696,10 @@ impl Container {
     /// A new named network namespace (`ip netns add bt-<unique>`), removed on drop.
     pub fn new_netns(&mut self) -> PathBuf {
         let name = format!("bt-{}", unique("ns"));
-        let st = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip");
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip");
         assert!(st.success(), "ip netns add {name} failed");
         self.netns.push(name.clone());
         PathBuf::from(format!("/var/run/netns/{name}"))
