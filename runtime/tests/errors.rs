@@ -9,8 +9,17 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// Control: a valid bundle runs, so a runtime that fails everything can't pass.
+#[track_caller]
+fn control() {
+    let mut c = Container::new("control");
+    c.sh("echo control-ok");
+    assert_eq!(c.run().success().stdout.trim(), "control-ok");
+}
+
 #[track_caller]
 fn assert_clean_failure(c: &Container, o: &Output, needle: &str) {
+    control();
     assert!(o.failed(), "expected failure: {o:?}");
     assert!(
         o.stderr.contains(needle),
@@ -96,6 +105,7 @@ fn negative_rlimit() {
 fn bad_signal() {
     let mut c = Container::new("badsig");
     c.run_sleeper();
+    assert!(c.kill("SIGCONT").ok(), "control: a valid signal works");
     let o = c.kill("SIGFOO");
     assert!(o.failed());
     assert!(
@@ -133,6 +143,7 @@ fn bad_namespace_path() {
 
 #[test]
 fn invalid_ids() {
+    control();
     let c = Container::new("badid");
     let b = c.bundle_str();
     for id in ["../bt-evil", "bt/evil", "bt evil", ".."] {
@@ -158,6 +169,7 @@ fn invalid_ids() {
 
 #[test]
 fn json_log_last_line_is_error() {
+    control();
     let c = Container::new("jsonlog");
     std::fs::remove_file(c.bundle.join("config.json")).unwrap();
     let log = c.dir().join("log.json");
