@@ -189,3 +189,48 @@ fn exec_into_created_container() {
     let o = c.exec(&["echo", "hi"]).success();
     assert_eq!(o.stdout.trim(), "hi");
 }
+
+#[test]
+fn exec_inherits_config_env() {
+    let (c, _) = running("execcfgenv");
+    let o = c.exec(&["sh", "-c", "echo $TERM"]).success();
+    assert_eq!(o.stdout.trim(), "xterm");
+    let o = c
+        .exec_with(&["-e", "TERM=dumb"], &["sh", "-c", "echo $TERM"])
+        .success();
+    assert_eq!(o.stdout.trim(), "dumb");
+}
+
+#[test]
+fn exec_no_new_privs_flag() {
+    let mut c = Container::new("execnnp");
+    c.config["process"]["noNewPrivileges"] = json!(false);
+    c.run_sleeper();
+    let script = "while read -r l; do echo \"$l\"; done < /proc/self/status";
+    let o = c.exec(&["sh", "-c", script]).success();
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs").as_deref(), Some("0"));
+    let o = c
+        .exec_with(&["--no-new-privs"], &["sh", "-c", script])
+        .success();
+    assert_eq!(status_field(&o.stdout, "NoNewPrivs").as_deref(), Some("1"));
+}
+
+#[test]
+fn exec_bad_cwd_fails() {
+    let (c, _) = running("execbadcwd");
+    let o = c.exec_with(&["--cwd", "/bt-no-such-dir"], &["pwd"]);
+    assert!(o.failed(), "{o:?}");
+    assert_eq!(c.status(), "running");
+}
+
+#[test]
+fn exec_capabilities_from_config() {
+    let (c, _) = running("execcaps");
+    let script = "while read -r l; do echo \"$l\"; done < /proc/self/status";
+    let o = c.exec(&["sh", "-c", script]).success();
+    let bnd = parse_mask(&status_field(&o.stdout, "CapBnd").unwrap());
+    assert_eq!(
+        bnd,
+        cap_mask(&["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+    );
+}

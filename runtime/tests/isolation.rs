@@ -547,3 +547,88 @@ fn signals_not_ignored_or_blocked() {
         o.stdout
     );
 }
+
+#[test]
+fn proc_sys_and_shm_mounts() {
+    let mut c = Container::new("stdmounts");
+    let mi = run_sh(&mut c, "cat /proc/self/mountinfo");
+    for (dest, fstype) in [
+        ("/proc", "proc"),
+        ("/dev", "tmpfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/shm", "tmpfs"),
+        ("/dev/mqueue", "mqueue"),
+        ("/sys", "sysfs"),
+    ] {
+        let line = mountinfo_line(&mi, dest);
+        let after = line.split(" - ").nth(1).unwrap_or("");
+        assert!(after.starts_with(fstype), "{dest} is {fstype}: {line}");
+    }
+    let sys = mountinfo_line(&mi, "/sys");
+    assert!(
+        sys.split_whitespace()
+            .nth(5)
+            .unwrap()
+            .split(',')
+            .any(|o| o == "ro"),
+        "{sys}"
+    );
+}
+
+#[test]
+fn seccomp_errno() {
+    let mut c = Container::new("seccomp");
+    c.config["root"]["readonly"] = json!(false);
+    c.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    c.sh("mkdir /tmp/bt-dir 2>&1; echo rc=$?; echo still-running");
+    let o = c.run().success();
+    assert!(o.stdout.contains("Operation not permitted"), "{o:?}");
+    assert!(
+        o.stdout.contains("rc=1") && o.stdout.contains("still-running"),
+        "{o:?}"
+    );
+    assert!(!c.rootfs.join("tmp/bt-dir").exists());
+}
+
+#[test]
+fn ipc_namespace_isolates_sysv() {
+    let mut c = Container::new("ipc");
+    let pid = c.run_sleeper();
+    assert_ne!(ns_link(pid, "ipc"), ns_link(0, "ipc"));
+    let host_msgmni = read("/proc/sys/kernel/msgmni");
+    assert!(!host_msgmni.is_empty());
+}
+
+#[test]
+fn no_additional_gids_by_default() {
+    let mut c = Container::new("nogids");
+    c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    assert_eq!(run_sh(&mut c, "id -G").trim(), "1000");
+}
+
+#[test]
+fn sysrq_trigger_read_only() {
+    let mut c = Container::new("sysrq");
+    let mi = run_sh(&mut c, "cat /proc/self/mountinfo");
+    for p in [
+        "/proc/sysrq-trigger",
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+    ] {
+        if let Some(line) = mi.lines().rfind(|l| l.split_whitespace().nth(4) == Some(p)) {
+            let opts = line.split_whitespace().nth(5).unwrap();
+            assert!(
+                opts.split(',').any(|o| o == "ro"),
+                "{p} not read-only: {line}"
+            );
+        } else {
+            assert_ne!(p, "/proc/sys", "/proc/sys must be a read-only mount");
+        }
+    }
+}
