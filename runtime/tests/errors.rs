@@ -209,3 +209,33 @@ fn start_of_stopped_container_fails() {
     c.wait_status("stopped", std::time::Duration::from_secs(10));
     assert!(c.start().failed());
 }
+
+#[test]
+fn usage_errors() {
+    control();
+    let c = Container::new("usage");
+    assert!(c.cmd(&["create"]).failed(), "create without an id");
+    assert!(c.cmd(&["bt-no-such-command"]).failed(), "unknown command");
+    assert!(c.cmd(&["start"]).failed(), "start without an id");
+}
+
+#[test]
+fn exec_without_command_fails() {
+    let mut c = Container::new("execnocmd");
+    c.run_sleeper();
+    let o = c.cmd(&["exec", &c.id]);
+    assert!(o.failed(), "{o:?}");
+    assert_eq!(c.status(), "running");
+}
+
+#[test]
+fn bad_mount_source_fails_clean() {
+    let mut c = Container::new("badmount");
+    let missing = c.dir().join("bt-missing-source");
+    c.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt/x", "type": "bind", "source": missing, "options": ["rbind"]
+    }));
+    c.write_config();
+    let o = c.create_with(&[]);
+    assert_clean_failure(&c, &o, "bt-missing-source");
+}

@@ -170,3 +170,28 @@ fn poststop_runs_on_delete() {
     c.delete().success();
     assert_eq!(read(&log).trim(), "ran");
 }
+
+#[test]
+fn prestart_state_pid_is_init() {
+    let mut c = Container::new("hookpid");
+    let out = c.dir().join("pid.out");
+    c.config["hooks"] = json!({"createRuntime": [host_hook(&format!(
+        "cat > {}", out.display()
+    ))]});
+    c.sh(SLEEPER);
+    c.create();
+    let v: serde_json::Value = serde_json::from_str(&read(&out)).expect("state on stdin");
+    assert_eq!(v["pid"].as_i64().unwrap() as i32, c.pid());
+    assert_eq!(v["status"], "creating");
+    assert_eq!(v["id"], c.id.as_str());
+}
+
+#[test]
+fn poststop_runs_on_forced_delete_of_running() {
+    let mut c = Container::new("poststopforce");
+    let log = c.dir().join("poststop.log");
+    c.config["hooks"] = json!({"poststop": [host_hook(&format!("echo ran >> {}", log.display()))]});
+    c.run_sleeper();
+    c.delete_force().success();
+    assert_eq!(read(&log).trim(), "ran");
+}

@@ -228,3 +228,29 @@ fn console_size() {
     }
     assert_eq!((ws.ws_row, ws.ws_col), (31, 97));
 }
+
+#[test]
+fn relative_pid_file_is_relative_to_cwd() {
+    let mut c = Container::new("relpid");
+    c.sh(SLEEPER);
+    let mut cmd = c.rt();
+    cmd.args([
+        "create",
+        "--bundle",
+        &c.bundle_str(),
+        "--pid-file",
+        "rel.pid",
+        &c.id,
+    ])
+    .current_dir(c.dir());
+    run_cmd(&mut cmd, &c.scratch, CMD_TIMEOUT).success();
+    assert_eq!(read(c.dir().join("rel.pid")).trim(), c.pid().to_string());
+}
+
+#[test]
+fn no_new_keyring() {
+    let mut c = Container::new("nokeyring");
+    c.sh("echo ok");
+    let o = c.run_with(&["--no-new-keyring"]).success();
+    assert_eq!(o.stdout.trim(), "ok");
+}

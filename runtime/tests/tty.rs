@@ -99,3 +99,23 @@ fn socket_without_terminal_fails() {
     assert!(o.failed(), "--console-socket without terminal must fail");
     assert!(c.cmd(&["state", &c.id]).failed());
 }
+
+#[test]
+fn stdio_all_on_the_pty() {
+    let mut c = Container::new("ttystdio");
+    c.config["process"]["terminal"] = json!(true);
+    c.sh("for n in 0 1 2; do readlink /proc/self/fd/$n; done; \
+         stat -c 'console %F %t' /dev/console; echo bt-done");
+    let (l, sock) = listener(&c);
+    c.create_with(&["--console-socket", &sock]).success();
+    let master = recv_console_fd(&l, T);
+    c.start().success();
+    let out = read_pty_until(&master, "bt-done", T);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(lines.len() >= 5, "{out:?}");
+    assert!(lines[0].starts_with("/dev/pts/"), "{out:?}");
+    assert_eq!(lines[0], lines[1], "{out:?}");
+    assert_eq!(lines[1], lines[2], "{out:?}");
+    // pty slaves have major 136 (0x88).
+    assert_eq!(lines[3], "console character special file 88", "{out:?}");
+}

@@ -4,6 +4,20 @@
 //! the runtime named by `BERTH_TEST_RUNTIME` (e.g. `/usr/sbin/runc`) or, by
 //! default, the `berth-runtime` binary cargo built for this package. Every call
 //! gets `--root <per-test temp dir>` so tests never see each other's state.
+//!
+//! Run: `BERTH_TEST_RUNTIME=/usr/sbin/runc cargo test -p berth-runtime --tests --no-fail-fast`
+//! (as root, with /bin/busybox). Tests that runc 1.1.5 (Debian 12) fails, on purpose:
+//! - security: `cve_2025_31133_dev_null_symlink`, `cve_2025_52565_dev_console_symlink`
+//!   (runc 1.1.5 is vulnerable);
+//! - hooks: `poststart_runs_at_start_not_create`, `six_hooks_in_order_with_state`
+//!   (runc 1.1 runs poststart during create);
+//! - isolation: `domainname` (ignored by runc 1.1);
+//! - lifecycle: `unknown_id_errors` (message lacks the id); `concurrent_creates_one_wins`
+//!   intermittently (a runc 1.1.5 race);
+//! - errors: `malformed_json` (no file name or position), `invalid_ids` (message lacks the id);
+//! - options: `time_namespace_offsets` (time namespaces arrived in runc 1.2),
+//!   `preserve_fds_not_passed_by_caller_are_not_runtime_files` (runc passes its own
+//!   --log fd as fd 3).
 #![allow(dead_code)]
 
 use std::fs;
