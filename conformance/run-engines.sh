@@ -117,7 +117,7 @@ pass() { PASSED=$((PASSED + 1)); echo "PASS $1"; }
 fail() {
     FAILED=$((FAILED + 1))
     echo "FAIL $1${2:+: $2}"
-    if [ -s "$OUT" ]; then sed 's/^/    | /' "$OUT" | head -n 20; fi
+    if [ -s "$OUT" ]; then head -n 20 "$OUT" | cat -v | sed 's/^/    | /'; fi
 }
 # check NAME CMD... : PASS when CMD exits 0 (its output is kept in $OUT).
 check() {
