@@ -55,10 +55,16 @@ def wait_pid(pid, timeout=30.0):
     while True:
         try:
             got, _ = os.waitpid(pid, os.WNOHANG)
+            if got == pid:
+                return
         except ChildProcessError:
-            return  # already reaped or not our child: poll /proc instead
-        if got == pid:
-            return
+            # Not (or no longer) our child: poll /proc until it is gone or a zombie.
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        return
+            except FileNotFoundError:
+                return
         if time.monotonic() > deadline:
             raise BenchError(f"pid {pid} did not exit")
         time.sleep(0.0005)
