@@ -9,6 +9,7 @@
 # a running container, the VmRSS of a created container's process, plus the bare
 # `unshare` namespace baseline and the cost of the wrapper every runtime runs in.
 set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 RUNS=30

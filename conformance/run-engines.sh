@@ -13,6 +13,7 @@
 # Output: one "PASS name" / "FAIL name" line per step; the last line is exactly
 # "N passed, N failed". Exit status: 0 all passed, 1 failures, 2 usage error.
 set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 usage() {
@@ -67,10 +68,10 @@ PASSED=0 FAILED=0
 
 # ---------------------------------------------------------------- cleanup
 kill_pid() { # kill_pid PID : TERM, wait up to 5s, then KILL.
-    local pid="$1" i
+    local pid="$1"
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
@@ -274,7 +275,7 @@ SH
         check_out "podman: --read-only" '^read-only$' pm run --rm "${RUNOPTS[@]}" --read-only "$IMAGE" \
             sh -c 'if touch /berth-x 2>/dev/null; then echo writable; else echo read-only; fi'
         check_out "podman: --user 1000:1000" '^1000:1000$' pm run --rm "${RUNOPTS[@]}" --user 1000:1000 "$IMAGE" \
-            sh -c 'echo "$(id -u):$(id -g)"'
+            sh -c 'echo "$(id -u):$(id -g)"' # expands in the container
         check_out "podman: --cap-drop ALL" '^CapEff:[[:space:]]+0+$' pm run --rm "${RUNOPTS[@]}" --cap-drop ALL "$IMAGE" \
             grep CapEff /proc/self/status
         check_rc "podman: exit code 7" 7 pm run --rm "${RUNOPTS[@]}" "$IMAGE" sh -c 'exit 7'

@@ -6,6 +6,7 @@
 #
 # Exits non-zero if the container did not print its greeting.
 set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 berth_need_root

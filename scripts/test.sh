@@ -7,6 +7,7 @@
 #                     (skip with BERTH_SKIP_ENGINES=1)
 # Prints a summary table and exits 1 if any step failed.
 set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 berth_need_root

@@ -71,7 +71,7 @@ berth_abs_exe() {
         */*) ;;
         *) p="$(command -v -- "$p" 2>/dev/null)" || berth_die "not found in PATH: $1" ;;
     esac
-    [ -f "$p" ] && [ -x "$p" ] || berth_die "not an executable file: $1"
+    if [ ! -f "$p" ] || [ ! -x "$p" ]; then berth_die "not an executable file: $1"; fi
     printf '%s/%s\n' "$(cd "$(dirname "$p")" && pwd -P)" "$(basename "$p")"
 }
 
