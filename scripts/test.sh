@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The test command (README "Quick start"; CI runs it through .ci/run):
+#   1. apt packages   (skip with BERTH_SKIP_APT=1)
+#   2. cargo build --workspace
+#   3. cargo test --workspace
+#   4. conformance/run-engines.sh --quick target/debug/berth-runtime
+#                     (skip with BERTH_SKIP_ENGINES=1)
+# Prints a summary table and exits 1 if any step failed.
+set -euo pipefail
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+berth_need_root
+cd "$BERTH_REPO_ROOT"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Debian 12 package names (checked with apt-cache policy).
+PACKAGES=(
+    busybox-static runc crun podman conmon containerd skopeo umoci docker-registry
+    apache2-utils hyperfine iproute2 containernetworking-plugins uidmap iptables
+    util-linux bsdutils golang-github-containers-common build-essential python3
+)
+
+declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
+FAILED=0
+
+# step NAME CMD... : run CMD, record PASS/FAIL and the time it took.
+step() {
+    local name="$1" start rc
+    shift
+    berth_log "step: $name"
+    start=$SECONDS
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    STEP_NAMES+=("$name")
+    STEP_TIMES+=("$((SECONDS - start))s")
+    if [ "$rc" -eq 0 ]; then
+        STEP_RESULTS+=("PASS")
+    else
+        STEP_RESULTS+=("FAIL (exit $rc)")
+        FAILED=1
+    fi
+}
+
+skip() {
+    STEP_NAMES+=("$1")
+    STEP_RESULTS+=("SKIP ($2)")
+    STEP_TIMES+=("-")
+}
+
+if [ "${BERTH_SKIP_APT:-0}" = 1 ]; then
+    skip "apt packages" "BERTH_SKIP_APT=1"
+else
+    step "apt packages" berth_apt_install "${PACKAGES[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    berth_die "cargo is not installed (install a Rust toolchain >= 1.80, e.g. with rustup)"
+fi
+
+step "cargo build --workspace" cargo build --workspace
+step "cargo test --workspace" cargo test --workspace
+
+if [ "${BERTH_SKIP_ENGINES:-0}" = 1 ]; then
+    skip "engines (podman, containerd)" "BERTH_SKIP_ENGINES=1"
+elif [ ! -x target/debug/berth-runtime ]; then
+    STEP_NAMES+=("engines (podman, containerd)")
+    STEP_RESULTS+=("FAIL (no target/debug/berth-runtime)")
+    STEP_TIMES+=("-")
+    FAILED=1
+else
+    step "engines (podman, containerd)" \
+        bash conformance/run-engines.sh --quick target/debug/berth-runtime
+fi
+
+printf '\n%-34s %-36s %s\n' "STEP" "RESULT" "TIME"
+for i in "${!STEP_NAMES[@]}"; do
+    printf '%-34s %-36s %s\n' "${STEP_NAMES[$i]}" "${STEP_RESULTS[$i]}" "${STEP_TIMES[$i]}"
+done
+if [ "$FAILED" -ne 0 ]; then
+    printf '\nsome steps failed\n'
+    exit 1
+fi
+printf '\nall steps passed\n'
