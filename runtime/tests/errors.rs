@@ -239,3 +239,22 @@ fn bad_mount_source_fails_clean() {
     let o = c.create_with(&[]);
     assert_clean_failure(&c, &o, "bt-missing-source");
 }
+
+/// Joining the runtime's own mount namespace by path would put the container's
+/// mounts (and pivot_root) into the host's namespace: berth-runtime refuses it.
+/// (runc 1.1.5 goes ahead and leaves the container's mounts in the host namespace.)
+#[test]
+fn own_mount_namespace_is_refused() {
+    let mut c = Container::new("ownmntns");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "mount");
+    c.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "mount", "path": "/proc/self/ns/mnt"}));
+    c.write_config();
+    let o = c.create_with(&[]);
+    assert_clean_failure(&c, &o, "mount namespace");
+}
