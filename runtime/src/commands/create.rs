@@ -226,7 +226,7 @@ pub fn create(
     )?;
     logging::phase("cgroup ready");
     // The container side is busy with its root filesystem: record "creating" meanwhile.
-    dir.save_transient(&st)?;
+    dir.save(&st)?;
     if has_runtime_hooks {
         launched.channel.wait_for_create_runtime_hooks()?;
         let h = spec.hooks().as_ref().expect("has hooks");
