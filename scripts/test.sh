@@ -5,6 +5,9 @@
 #   3. cargo test --workspace
 #   4. conformance/run-engines.sh --quick target/debug/berth-runtime
 #                     (skip with BERTH_SKIP_ENGINES=1)
+#   5. a fast subset of the OCI runtime-tools validation suite
+#                     (skip with BERTH_SKIP_VALIDATION=1; it installs golang-go and the
+#                     Go -dev packages and fetches the suite's Debian source package)
 # Prints a summary table and exits 1 if any step failed.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -19,6 +22,14 @@ PACKAGES=(
     busybox-static runc crun podman conmon containerd skopeo umoci docker-registry
     apache2-utils hyperfine iproute2 containernetworking-plugins uidmap iptables
     util-linux bsdutils golang-github-containers-common build-essential python3
+)
+
+# The fast subset of the OCI runtime-tools validation suite (docs/conformance.md):
+# programs berth-runtime passes that take about a second each and do not depend on
+# this host's cgroup controllers, hook timing or capability bounding set.
+VALIDATION_FAST=(
+    create state kill_no_effect delete_resources default mounts process
+    root_readonly_true linux_devices process_rlimits_fail
 )
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
@@ -73,6 +84,14 @@ elif [ ! -x target/debug/berth-runtime ]; then
 else
     step "engines (podman, containerd)" \
         bash conformance/run-engines.sh --quick target/debug/berth-runtime
+fi
+
+if [ "${BERTH_SKIP_VALIDATION:-0}" = 1 ]; then
+    skip "oci validation (fast subset)" "BERTH_SKIP_VALIDATION=1"
+else
+    step "oci validation (fast subset)" \
+        bash conformance/run-validation.sh target/debug/berth-runtime \
+        --only "${VALIDATION_FAST[@]}" --timeout 60
 fi
 
 printf '\n%-34s %-36s %s\n' "STEP" "RESULT" "TIME"
