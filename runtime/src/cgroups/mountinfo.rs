@@ -39,8 +39,9 @@ pub struct Hierarchy {
     pub root: PathBuf,
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(s: &str) -> String {
+/// Undo mountinfo's octal escapes (`\040` for a space, ...), as raw bytes
+/// (mount points need not be UTF-8; the rootfs module uses this too).
+pub fn unescape_bytes(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -49,17 +50,18 @@ fn unescape(s: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
             out.push(b[i]);
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+fn unescape(s: &str) -> String {
+    String::from_utf8_lossy(&unescape_bytes(s)).into_owned()
 }
 
 /// The hierarchy key for a cgroup v1 mount's super options, or None for a

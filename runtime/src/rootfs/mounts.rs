@@ -544,21 +544,5 @@ pub fn make_parent_mount_private(rootfs: &Path) -> Result<(), RootfsError> {
 }
 
 fn unescape_mountinfo(s: &str) -> OsString {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    OsString::from(std::ffi::OsStr::from_bytes(&out))
+    std::ffi::OsStr::from_bytes(&crate::cgroups::mountinfo::unescape_bytes(s)).to_os_string()
 }
