@@ -110,6 +110,13 @@ pub fn prepare_rootfs(spec: &Spec, opts: &RootfsOptions) -> Result<(), RootfsErr
             value: p.to_string(),
         })?,
     };
+    // An unbindable "/" could not have the rootfs bind-mounted from it: start private
+    // and let finalize_rootfs make "/" unbindable once the new root is in place.
+    let root_prop = if root_prop.contains(MsFlags::MS_UNBINDABLE) {
+        (root_prop - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE
+    } else {
+        root_prop
+    };
     mount(None::<&str>, "/", None::<&str>, root_prop, None::<&str>)
         .map_err(RootfsError::sys("make / propagation", "/"))?;
 
