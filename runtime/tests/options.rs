@@ -254,3 +254,14 @@ fn no_new_keyring() {
     let o = c.run_with(&["--no-new-keyring"]).success();
     assert_eq!(o.stdout.trim(), "ok");
 }
+
+/// linux.rootfsPropagation "unbindable": the container's "/" ends up unbindable
+/// (the runtime must not make the host side unbindable before it bind-mounts the rootfs).
+#[test]
+fn rootfs_propagation_unbindable() {
+    let mut c = Container::new("propunbind");
+    c.config["linux"]["rootfsPropagation"] = json!("unbindable");
+    c.sh("read -r line < /proc/self/mountinfo; echo \"$line\"");
+    let o = c.run().success();
+    assert!(o.stdout.contains("unbindable"), "{o:?}");
+}
