@@ -73,6 +73,30 @@ pub enum Command {
     Features,
     /// Run a new process inside a container.
     Exec(Box<ExecArgs>),
+    /// List the processes running inside a container.
+    Ps(PsArgs),
+    /// Suspend every process of a container (cgroup freezer).
+    Pause(IdArg),
+    /// Resume a paused container.
+    Resume(IdArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Output format: table (the host's ps, filtered) or json (an array of host pids).
+    #[arg(short = 'f', long, value_enum, default_value_t = PsFormat::Table)]
+    pub format: PsFormat,
+    /// Container id.
+    pub id: String,
+    /// Options for ps (default -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 impl Command {

@@ -11,6 +11,8 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -39,6 +41,8 @@ pub enum CommandError {
     Process(#[from] init::process::ProcessError),
     #[error("container not running")]
     NotRunning,
+    #[error("container not paused")]
+    NotPaused,
     #[error("container {id} is {status}: {what}")]
     WrongStatus {
         id: String,
@@ -103,6 +107,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Spec(a) => spec::run(&a).map(|_| 0),
         Command::Features => features::run().map(|_| 0),
         Command::Exec(a) => exec::run(&ctx, &a),
+        Command::Ps(a) => ps::run(&ctx, &a).map(|_| 0),
+        Command::Pause(a) => pause::pause(&ctx, &a.id).map(|_| 0),
+        Command::Resume(a) => pause::resume(&ctx, &a.id).map(|_| 0),
     }
 }
 
