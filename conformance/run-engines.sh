@@ -254,6 +254,13 @@ CONF
     check "podman: rm" pm rm "$PC"
 
     if [ "$QUICK" -eq 0 ]; then
+        check "podman: run -d (for pause)" pm run -d --name "${PC}p" "${RUNOPTS[@]}" "$IMAGE" sleep 1000
+        check "podman: pause" pm pause "${PC}p"
+        check_out "podman: inspect shows paused" '^paused$' pm inspect -f '{{.State.Status}}' "${PC}p"
+        check "podman: unpause" pm unpause "${PC}p"
+        check_out "podman: top" 'sleep' pm top "${PC}p"
+        check "podman: rm -f" pm rm -f "${PC}p"
+
         # script(1) runs its command through a shell: give it a small runner script.
         cat >"$T/podman/tty.sh" <<SH
 #!/bin/sh
@@ -317,6 +324,10 @@ TOML
         check "containerd: ctr run -d" c_ctr run -d --runc-binary "$RUNTIME" "$IMAGE" "$CC" sleep 1000
         check_out "containerd: task exec" '^berth-ctr-ok$' \
             c_ctr task exec --exec-id "e$$" "$CC" sh -c 'echo berth-ctr-ok'
+        check "containerd: task pause" c_ctr task pause "$CC"
+        check_out "containerd: task ls shows PAUSED" 'PAUSED' c_ctr task ls
+        check "containerd: task resume" c_ctr task resume "$CC"
+        check_out "containerd: task ps" '[0-9]' c_ctr task ps "$CC"
         check "containerd: task kill" c_ctr task kill -s SIGKILL "$CC"
         task_stopped() { c_ctr task ls | awk -v id="$CC" '$1 == id && $3 == "STOPPED" { f = 1 } END { exit !f }'; }
         wait_for 10 task_stopped || true
