@@ -269,7 +269,7 @@ impl ContainerState {
         if !process_alive(self.init_pid, self.init_start_time) {
             return Status::Stopped;
         }
-        if let Some(freezer) = self.cgroup.dirs.get("freezer") {
+        if let Some(freezer) = self.cgroup.dir_for("freezer") {
             if let Ok(s) = std::fs::read_to_string(freezer.join("freezer.state")) {
                 if s.trim() == "FROZEN" {
                     return Status::Paused;

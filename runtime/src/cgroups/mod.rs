@@ -98,6 +98,17 @@ pub struct CgroupPaths {
     pub created: Vec<PathBuf>,
 }
 
+impl CgroupPaths {
+    /// The container's directory in the hierarchy that has `controller`
+    /// ("cpu" finds "cpu,cpuacct").
+    pub fn dir_for(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(k, _)| k.as_str() == controller || k.split(',').any(|c| c == controller))
+            .map(|(_, p)| p.as_path())
+    }
+}
+
 pub struct Cgroup {
     pub paths: CgroupPaths,
 }
@@ -212,11 +223,7 @@ impl Cgroup {
     /// The directory of the hierarchy carrying `controller` ("cpu" finds
     /// "cpu,cpuacct"; "name=systemd" and "unified" match their keys).
     pub fn dir_for(&self, controller: &str) -> Option<&Path> {
-        self.paths
-            .dirs
-            .iter()
-            .find(|(k, _)| k.as_str() == controller || k.split(',').any(|c| c == controller))
-            .map(|(_, p)| p.as_path())
+        self.paths.dir_for(controller)
     }
 
     /// Create every missing directory, recording each in `paths.created` as

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<(), CommandError> {
 }
 
 fn thaw(st: &ContainerState) -> std::io::Result<()> {
-    match st.cgroup.dirs.get("freezer") {
+    match st.cgroup.dir_for("freezer") {
         Some(d) => std::fs::write(d.join("freezer.state"), "THAWED"),
         None => Ok(()),
     }

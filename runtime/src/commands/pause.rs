@@ -8,9 +8,7 @@ use crate::state::{ContainerDir, ContainerState, Status};
 
 fn freezer_dir(st: &ContainerState) -> Result<&Path, CommandError> {
     st.cgroup
-        .dirs
-        .get("freezer")
-        .map(|p| p.as_path())
+        .dir_for("freezer")
         .ok_or_else(|| CommandError::Usage("pause: the freezer cgroup is not mounted".into()))
 }
 
