@@ -1,9 +1,12 @@
 //! Typed messages between the runtime's processes over a SOCK_SEQPACKET
 //! socketpair: the runtime side ([`RuntimeEnd`]) and the container side
 //! ([`ContainerEnd`]), each with intent-named methods.
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +43,9 @@ pub enum Message {
     RunCreateRuntimeHooks,
     /// Runtime → container: hooks ran.
     HooksDone,
+    /// Container → runtime: the seccomp notification listener, attached as
+    /// SCM_RIGHTS, for the agent at the profile's listenerPath.
+    SeccompListener,
     /// Container → runtime: fully set up, waiting for start (or about to exec).
     Ready,
     /// Container → runtime: setup failed.
@@ -55,17 +61,60 @@ fn send(fd: &OwnedFd, msg: &Message) -> Result<(), ChannelError> {
     Ok(())
 }
 
-fn recv(fd: &OwnedFd) -> Result<Message, ChannelError> {
+fn send_with_fd(fd: &OwnedFd, msg: &Message, attached: &OwnedFd) -> Result<(), ChannelError> {
+    let data = serde_json::to_vec(msg).map_err(ChannelError::Decode)?;
+    let fds = [attached.as_raw_fd()];
+    socket::sendmsg::<()>(
+        fd.as_raw_fd(),
+        &[IoSlice::new(&data)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(|source| ChannelError::Sys {
+        op: "sendmsg",
+        source,
+    })?;
+    Ok(())
+}
+
+/// One message and the fd attached to it, if any.
+fn recv_with_fd(fd: &OwnedFd) -> Result<(Message, Option<OwnedFd>), ChannelError> {
     let mut buf = vec![0u8; MAX_MSG];
     let mut reset_seen = false;
-    let n = loop {
-        match socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+    let (n, attached) = loop {
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match socket::recvmsg::<()>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
             Err(nix::Error::EINTR) => continue,
             // The peer exited with messages of ours unread: the kernel reports
             // ECONNRESET once, but what the peer sent before (its Failed message)
             // is still queued; read on.
             Err(nix::Error::ECONNRESET) if !reset_seen => reset_seen = true,
-            r => break r.map_err(|source| ChannelError::Sys { op: "recv", source })?,
+            Err(source) => return Err(ChannelError::Sys { op: "recv", source }),
+            Ok(m) => {
+                let mut attached = None;
+                for c in m.cmsgs().map_err(|source| ChannelError::Sys {
+                    op: "recv control message",
+                    source,
+                })? {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for raw in fds {
+                            // Anything beyond the first is closed on drop.
+                            let owned = crate::sys::adopt_fd(raw);
+                            if attached.is_none() {
+                                attached = owned;
+                            }
+                        }
+                    }
+                }
+                break (m.bytes, attached);
+            }
         }
     };
     if n == 0 {
@@ -74,8 +123,12 @@ fn recv(fd: &OwnedFd) -> Result<Message, ChannelError> {
     let msg: Message = serde_json::from_slice(&buf[..n]).map_err(ChannelError::Decode)?;
     match msg {
         Message::Failed(e) => Err(ChannelError::Remote(e)),
-        m => Ok(m),
+        m => Ok((m, attached)),
     }
+}
+
+fn recv(fd: &OwnedFd) -> Result<Message, ChannelError> {
+    recv_with_fd(fd).map(|(m, _)| m)
 }
 
 fn expect(fd: &OwnedFd, want: &Message) -> Result<(), ChannelError> {
@@ -123,8 +176,17 @@ impl RuntimeEnd {
     pub fn hooks_done(&self) -> Result<(), ChannelError> {
         send(&self.0, &Message::HooksDone)
     }
-    pub fn wait_ready(&self) -> Result<(), ChannelError> {
-        expect(&self.0, &Message::Ready)
+    /// Wait until the container side is set up; returns the seccomp
+    /// notification listener if it sent one on the way.
+    pub fn wait_ready(&self) -> Result<Option<OwnedFd>, ChannelError> {
+        let mut listener = None;
+        loop {
+            match recv_with_fd(&self.0)? {
+                (Message::Ready, _) => return Ok(listener),
+                (Message::SeccompListener, Some(fd)) => listener = Some(fd),
+                (m, _) => return Err(ChannelError::Unexpected(m)),
+            }
+        }
     }
     pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.0.as_fd()
@@ -152,6 +214,10 @@ impl ContainerEnd {
         send(&self.0, &Message::RunCreateRuntimeHooks)?;
         expect(&self.0, &Message::HooksDone)
     }
+    /// Hand the seccomp notification listener to the runtime.
+    pub fn send_seccomp_listener(&self, listener: &OwnedFd) -> Result<(), ChannelError> {
+        send_with_fd(&self.0, &Message::SeccompListener, listener)
+    }
     pub fn ready(&self) -> Result<(), ChannelError> {
         send(&self.0, &Message::Ready)
     }
@@ -178,6 +244,19 @@ mod tests {
         }
         drop(ct);
         assert!(matches!(rt.wait_ready(), Err(ChannelError::Closed)));
+    }
+
+    #[test]
+    fn the_seccomp_listener_arrives_with_ready() {
+        let (rt, ct) = pair().unwrap();
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        ct.send_seccomp_listener(&r).unwrap();
+        ct.ready().unwrap();
+        let got = rt.wait_ready().unwrap().expect("listener");
+        let same = |fd: &OwnedFd| nix::sys::stat::fstat(fd).unwrap().st_ino;
+        assert_eq!(same(&got), same(&r));
+        ct.ready().unwrap();
+        assert!(rt.wait_ready().unwrap().is_none());
     }
 
     #[test]

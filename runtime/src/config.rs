@@ -344,11 +344,6 @@ fn validate_linux(
             ));
         }
     }
-    if linux.seccomp().is_some() {
-        crate::logging::warn(
-            "linux.seccomp is not supported yet by berth-runtime: the container runs without a seccomp filter",
-        );
-    }
     if linux.intel_rdt().is_some() {
         return Err(invalid(
             p,

@@ -16,6 +16,7 @@ pub mod launcher;
 pub mod logging;
 pub mod namespaces;
 pub mod rootfs;
+pub mod seccomp;
 pub mod selfexe;
 pub mod spec;
 pub mod state;

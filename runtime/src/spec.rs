@@ -359,12 +359,12 @@ pub fn features() -> Features {
         )
         .seccomp(
             SeccompBuilder::default()
-                .enabled(false)
-                .actions(Vec::new())
-                .operators(Vec::<String>::new())
-                .archs(Vec::new())
-                .known_flags(Vec::<String>::new())
-                .supported_flags(Vec::<String>::new())
+                .enabled(true)
+                .actions(crate::seccomp::actions())
+                .operators(crate::seccomp::operator_names())
+                .archs(crate::seccomp::archs())
+                .known_flags(crate::seccomp::flag_names())
+                .supported_flags(crate::seccomp::flag_names())
                 .build()
                 .expect("seccomp"),
         )
@@ -615,7 +615,7 @@ mod tests {
             f["linux"]["cgroup"],
             serde_json::json!({"v1": true, "v2": false, "systemd": false, "systemdUser": false, "rdma": false})
         );
-        assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+        assert_eq!(f["linux"]["seccomp"]["enabled"], true);
         assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
         assert_eq!(
             f["annotations"]["io.github.berth.runtime.version"],

@@ -17,6 +17,7 @@ use crate::init::{self, InitConfig, Role};
 use crate::launcher;
 use crate::namespaces::NamespacePlan;
 use crate::rootfs::RootfsOptions;
+use crate::seccomp::{self, Filter};
 use crate::state::{self, ContainerDir, ContainerState, Status};
 use crate::{hooks, logging, selfexe, timefmt};
 
@@ -119,6 +120,18 @@ pub fn create(
         )));
     }
 
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(Filter::compile)
+        .transpose()
+        .map_err(|source| CommandError::SeccompProfile {
+            path: bundle.config_path.clone(),
+            source,
+        })?;
+    logging::phase("seccomp compiled");
+
     let dir = ContainerDir::create(&ctx.global.root, id)?;
     let mut cleanup = Cleanup {
         dir: Some(&dir.path),
@@ -194,6 +207,7 @@ pub fn create(
         in_userns: plan.in_userns(),
         console_socket: console_fd,
         preserve_fds: opts.preserve_fds,
+        seccomp: seccomp.as_ref(),
     };
     logging::phase("cgroups and state created");
     let launched = launcher::spawn(&plan, spec, join.clone_into(), move |chan| {
@@ -238,7 +252,10 @@ pub fn create(
         }
         launched.channel.hooks_done()?;
     }
-    launched.channel.wait_ready()?;
+    let listener = launched.channel.wait_ready()?;
+    if let (Some(fd), Some(target)) = (listener, seccomp.as_ref().and_then(|f| f.listener())) {
+        seccomp::notify::send_to_agent(target, launched.pid.as_raw(), hook_state.as_bytes(), fd)?;
+    }
     logging::phase("container ready");
     let master = match proxy_end {
         Some(end) => Some(console::receive_master(end.as_fd())?),

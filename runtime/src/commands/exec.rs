@@ -12,6 +12,7 @@ use crate::cli::ExecArgs;
 use crate::init::{self, InitConfig, Role};
 use crate::launcher;
 use crate::namespaces::NamespacePlan;
+use crate::seccomp::{self, Filter};
 use crate::selfexe;
 use crate::state::{self, Status};
 
@@ -57,6 +58,13 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32, CommandError> {
     };
     let cgroup = Cgroup::from_paths(st.cgroup.clone());
     let join = cgroup.join_handles()?;
+    let seccomp = st
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(Filter::compile)
+        .transpose()?;
     let init_cfg = InitConfig {
         spec: &st.config,
         process: &process,
@@ -68,6 +76,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32, CommandError> {
         in_userns: plan.in_userns(),
         console_socket: console_fd,
         preserve_fds: args.preserve_fds,
+        seccomp: seccomp.as_ref(),
     };
     let launched = launcher::spawn(&plan, &st.config, join.clone_into(), move |chan| {
         init::run(init_cfg, chan)
@@ -81,7 +90,15 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32, CommandError> {
             process.oom_score_adj(),
             &String::from_utf8_lossy(&st.hook_state(Status::Running)),
         )?;
-        launched.channel.wait_ready()?;
+        let listener = launched.channel.wait_ready()?;
+        if let (Some(fd), Some(target)) = (listener, seccomp.as_ref().and_then(|f| f.listener())) {
+            seccomp::notify::send_to_agent(
+                target,
+                launched.pid.as_raw(),
+                &st.hook_state(Status::Running),
+                fd,
+            )?;
+        }
         let master = match &proxy_end {
             Some(end) => Some(console::receive_master(end.as_fd())?),
             None => None,

@@ -39,6 +39,14 @@ pub enum CommandError {
     SelfExe(#[from] selfexe::SelfExeError),
     #[error(transparent)]
     Process(#[from] init::process::ProcessError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    /// The bundle's seccomp profile cannot be compiled.
+    #[error("{}: {source}", .path.display())]
+    SeccompProfile {
+        path: PathBuf,
+        source: crate::seccomp::SeccompError,
+    },
     #[error("container not running")]
     NotRunning,
     #[error("container not paused")]

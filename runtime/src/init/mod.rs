@@ -12,6 +12,7 @@ use oci_spec::runtime::{Process, Spec};
 
 use crate::channel::{ChannelError, ContainerEnd};
 use crate::rootfs::{self, RootfsOptions};
+use crate::seccomp::Filter;
 use crate::{hooks, namespaces, sys};
 
 pub mod process;
@@ -36,6 +37,8 @@ pub enum InitError {
     Sysctl(#[from] sysctl::SysctlError),
     #[error(transparent)]
     Process(#[from] process::ProcessError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("{op}: {source}")]
     Sys { op: String, source: nix::Error },
 }
@@ -77,6 +80,50 @@ pub struct InitConfig<'a> {
     /// Connected console socket (terminal processes).
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
+    /// The compiled linux.seccomp profile.
+    pub seccomp: Option<&'a Filter>,
+}
+
+/// What the seccomp filter goes on right before: as late as possible, but installing needs
+/// CAP_SYS_ADMIN unless no_new_privs is set, and a notification listener must
+/// reach the runtime before the process is reported ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeccompAt {
+    /// Before the user and capability switch.
+    Capabilities,
+    /// After the process attributes, before reporting ready.
+    Ready,
+    /// Right before execve.
+    Exec,
+}
+
+fn seccomp_at(cfg: &InitConfig<'_>) -> Option<SeccompAt> {
+    let filter = cfg.seccomp?;
+    Some(if !cfg.process.no_new_privileges().unwrap_or(false) {
+        SeccompAt::Capabilities
+    } else if filter.listener().is_some() {
+        SeccompAt::Ready
+    } else {
+        SeccompAt::Exec
+    })
+}
+
+/// Install the filter; a notification listener goes to the runtime, which
+/// passes it on to the agent.
+fn install_seccomp(cfg: &InitConfig<'_>, chan: Option<&ContainerEnd>) -> Result<(), InitError> {
+    let Some(filter) = cfg.seccomp else {
+        return Ok(());
+    };
+    if let Some(listener) = filter.install()? {
+        let Some(chan) = chan else {
+            return Err(InitError::Sys {
+                op: "seccomp listener: the runtime no longer listens".into(),
+                source: nix::Error::EPIPE,
+            });
+        };
+        chan.send_seccomp_listener(&listener)?;
+    }
+    Ok(())
 }
 
 /// Run the container side; never returns. Failures before the process is
@@ -116,10 +163,23 @@ fn steps(cfg: InitConfig<'_>, chan: ContainerEnd) -> StepResult {
         },
         Role::Exec => None,
     };
+    let at = seccomp_at(&cfg);
+    let early = |when: SeccompAt| -> Result<(), InitError> {
+        if at == Some(when) {
+            install_seccomp(&cfg, Some(&chan))?;
+        }
+        Ok(())
+    };
+    if let Err(e) = early(SeccompAt::Capabilities) {
+        return Err((Some(chan), e));
+    }
     let exe = match finish_process(&cfg) {
         Ok(exe) => exe,
         Err(e) => return Err((Some(chan), e)),
     };
+    if let Err(e) = early(SeccompAt::Ready) {
+        return Err((Some(chan), e));
+    }
     if let Err(e) = chan.ready() {
         return Err((Some(chan), e.into()));
     }
@@ -141,6 +201,11 @@ fn steps(cfg: InitConfig<'_>, chan: ContainerEnd) -> StepResult {
         }
     }
     sys::reset_signals(ignored_signals());
+    if at == Some(SeccompAt::Exec) {
+        if let Err(e) = install_seccomp(&cfg, None) {
+            return Err((None, e));
+        }
+    }
     Err((None, exe.exec().into()))
 }
 

@@ -7,6 +7,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 pub mod rootfs;
+pub mod seccomp;
 
 /// What a clone/fork returned in the calling process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
