@@ -2,7 +2,8 @@
 //!
 //! Known runc 1.1.5 failures by design: `poststart_runs_at_start_not_create` and
 //! `six_hooks_in_order_with_state` (runc 1.1 runs poststart hooks during
-//! `create`, before startContainer).
+//! `create`, before startContainer), and `prestart_state_says_created` (runc
+//! sends "creating"; the runtime-tools suite and crun send "created").
 mod common;
 
 use std::time::{Duration, Instant};
@@ -184,6 +185,22 @@ fn prestart_state_pid_is_init() {
     assert_eq!(v["pid"].as_i64().unwrap() as i32, c.pid());
     assert_eq!(v["status"], "creating");
     assert_eq!(v["id"], c.id.as_str());
+}
+
+#[test]
+fn prestart_state_says_created() {
+    let mut c = Container::new("hookprestart");
+    let out = c.dir().join("prestart.out");
+    c.config["hooks"] = json!({"prestart": [host_hook(&format!("cat > {}", out.display()))]});
+    c.sh(SLEEPER);
+    c.create();
+    let v: serde_json::Value = serde_json::from_str(&read(&out)).expect("state on stdin");
+    assert_eq!(v["status"], "created");
+    assert_eq!(v["pid"].as_i64().unwrap() as i32, c.pid());
+    assert_eq!(v["bundle"], c.bundle_str().as_str());
+    c.kill("KILL").success();
+    c.wait_status("stopped", Duration::from_secs(10));
+    c.delete().success();
 }
 
 #[test]

@@ -245,7 +245,9 @@ pub fn create(
         launched.channel.wait_for_create_runtime_hooks()?;
         let h = spec.hooks().as_ref().expect("has hooks");
         if let Some(list) = h.prestart() {
-            hooks::run_hooks("prestart", list, hook_state.as_bytes())?;
+            // The runtime-tools suite (hooks_stdin) and crun give prestart hooks
+            // "created"; createRuntime keeps runc's "creating".
+            hooks::run_hooks("prestart", list, &st.hook_state(Status::Created))?;
         }
         if let Some(list) = h.create_runtime() {
             hooks::run_hooks("createRuntime", list, hook_state.as_bytes())?;
