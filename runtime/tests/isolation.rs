@@ -585,6 +585,31 @@ fn ipc_namespace_isolates_sysv() {
 }
 
 #[test]
+fn non_root_user_with_dac_override_runs_from_a_0700_root() {
+    // runtime-tools process_user: the bundle directory is the (0700) rootfs;
+    // the executable is looked up and run with the user's effective
+    // capabilities, as execve checks them.
+    let mut c = Container::new("root0700");
+    std::fs::set_permissions(
+        &c.rootfs,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let caps = json!(["CAP_DAC_OVERRIDE", "CAP_KILL"]);
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        c.config["process"]["capabilities"][set] = caps.clone();
+    }
+    c.config["process"]["user"] = json!({"uid": 10, "gid": 10});
+    assert_eq!(run_sh(&mut c, "id -u; ls / | grep -c bin").trim(), "10\n1");
+}
+
+#[test]
 fn no_additional_gids_by_default() {
     let mut c = Container::new("nogids");
     c.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});

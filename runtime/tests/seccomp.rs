@@ -392,3 +392,17 @@ fn bad_profiles_fail_create_with_one_clear_error() {
         assert!(!l.stdout.contains(&c.id), "state left behind: {l:?}");
     }
 }
+
+#[test]
+fn setup_needs_no_syscall_the_profile_denies_after_install() {
+    // runtime-tools linux_seccomp: getcwd denied, no_new_privs off (the filter
+    // goes on before the capability switch, so the runtime's own last steps
+    // run under it).
+    let mut c = with_profile("sc-getcwd", allow_all_but(vec![errno_rule(&["getcwd"], 1)]));
+    c.config["process"]["noNewPrivileges"] = json!(false);
+    c.config["process"]["cwd"] = json!("/tmp");
+    c.write_config();
+    c.sh("echo started; readlink /proc/self/cwd; grep Seccomp: /proc/self/status");
+    let o = c.run().success();
+    assert_eq!(o.stdout, "started\n/tmp\nSeccomp:\t2\n", "{o:?}");
+}

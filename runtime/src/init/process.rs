@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::resource::{setrlimit, Resource};
+use std::os::fd::AsFd;
+
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::{AccessFlags, Gid, Uid};
 use oci_spec::runtime::{LinuxCapabilities, PosixRlimitType, Process};
@@ -210,26 +213,36 @@ pub fn apply_umask(process: &Process) {
     nix::sys::stat::umask(Mode::from_bits_truncate(umask));
 }
 
-/// chdir into process.cwd and verify it is inside the container root
-/// (CVE-2024-21626: a leaked fd path like /proc/self/fd/N must not give a host cwd).
+/// chdir into process.cwd, resolved inside the container root
+/// (CVE-2024-21626: a leaked fd path like /proc/self/fd/N must not give a host
+/// cwd). The directory is opened with openat2(RESOLVE_IN_ROOT |
+/// RESOLVE_NO_MAGICLINKS) from "/" and entered with fchdir, so no later
+/// check (getcwd, which a seccomp profile may deny) is needed.
 pub fn enter_cwd(process: &Process) -> Result<(), ProcessError> {
     let cwd = process.cwd();
-    nix::unistd::chdir(cwd.as_path()).map_err(|source| ProcessError::Chdir {
+    let chdir_err = |source| ProcessError::Chdir {
         path: cwd.clone(),
         source,
+    };
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(chdir_err)?;
+    let dir = crate::rootfs::safepath::open_in_root(
+        root.as_fd(),
+        cwd,
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+    )
+    .map_err(|e| match e {
+        nix::Error::ELOOP | nix::Error::EXDEV => ProcessError::CwdEscape {
+            path: cwd.clone(),
+            actual: e.desc().to_string(),
+        },
+        e => chdir_err(e),
     })?;
-    match nix::unistd::getcwd() {
-        Ok(actual) if actual.is_absolute() => Ok(()),
-        Ok(actual) => Err(ProcessError::CwdEscape {
-            path: cwd.clone(),
-            actual: actual.display().to_string(),
-        }),
-        // ENOENT from getcwd: the directory is not reachable from our root.
-        Err(e) => Err(ProcessError::CwdEscape {
-            path: cwd.clone(),
-            actual: e.to_string(),
-        }),
-    }
+    nix::unistd::fchdir(&dir).map_err(chdir_err)
 }
 
 /// process.env, with HOME added from the container's /etc/passwd when missing (as runc does).
@@ -258,7 +271,14 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, ProcessErr
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             return Err(nix::Error::EACCES);
         }
-        nix::unistd::access(p, AccessFlags::X_OK)
+        // With the effective ids and capabilities (AT_EACCESS), as execve will
+        // check: plain access(2) would drop CAP_DAC_OVERRIDE for a non-root user.
+        nix::unistd::faccessat(
+            nix::fcntl::AT_FDCWD,
+            p,
+            AccessFlags::X_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        )
     };
     if name.contains('/') {
         let p = PathBuf::from(name);
