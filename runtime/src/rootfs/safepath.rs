@@ -63,7 +63,9 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlag) -> Result<O
     for _ in 0..32 {
         match openat2(root, &rel, how) {
             Err(Errno::EAGAIN) => continue,
-            Err(Errno::ENOSYS) => return open_in_root_walk(root, path, flags),
+            // No openat2 in this kernel, or a seccomp profile older than it
+            // (installed early, before the process switched user) denies it.
+            Err(Errno::ENOSYS) | Err(Errno::EPERM) => return open_in_root_walk(root, path, flags),
             r => return r,
         }
     }
