@@ -107,6 +107,10 @@ fn systemd_scope(
     let mode = systemd::paths::mode(&cgroup.paths);
     systemd::start_unit(unit, pid.as_raw() as u32, resources, mode)?;
     let created = cgroup.create();
+    // Like runc, only the unit's own directories are removed later: a parent
+    // slice made here (in a hierarchy systemd leaves alone) may be shared.
+    let leaves: Vec<_> = cgroup.paths.dirs.values().cloned().collect();
+    cgroup.paths.created.retain(|p| leaves.contains(p));
     cleanup.cgroup = Some(Cgroup::from_paths(cgroup.paths.clone()));
     created?;
     cgroup.add_process(pid)?;
