@@ -44,8 +44,8 @@ pub enum DbusError {
     Address { value: String, reason: &'static str },
     #[error("D-Bus authentication failed: the server answered {reply:?} to {sent:?}")]
     Auth { sent: String, reply: String },
-    #[error("D-Bus: no answer to {what} within {secs}s")]
-    Timeout { what: String, secs: u64 },
+    #[error("D-Bus: no answer to {what} within {after:?}")]
+    Timeout { what: String, after: Duration },
     #[error("D-Bus: the peer closed the connection while we waited for {what}")]
     Closed { what: String },
     /// The peer answered a call with an error.
@@ -94,8 +94,8 @@ pub fn auth_line(uid: u32) -> String {
     format!("AUTH EXTERNAL {hex}\r\n")
 }
 
-/// SASL EXTERNAL on a fresh stream; returns the server's guid.
-pub fn authenticate(stream: &mut (impl Read + Write), uid: u32) -> Result<String, DbusError> {
+/// SASL EXTERNAL on a fresh stream (bounded by its read timeout); returns the server's guid.
+pub fn authenticate(stream: &mut UnixStream, uid: u32) -> Result<String, DbusError> {
     let line = auth_line(uid);
     let mut first = vec![0u8];
     first.extend_from_slice(line.as_bytes());
@@ -118,7 +118,8 @@ pub fn authenticate(stream: &mut (impl Read + Write), uid: u32) -> Result<String
 }
 
 /// One `\r\n`-terminated SASL line, read byte by byte (nothing past it is consumed).
-fn read_line(stream: &mut impl Read) -> Result<String, DbusError> {
+fn read_line(stream: &mut UnixStream) -> Result<String, DbusError> {
+    let timeout = stream.read_timeout().ok().flatten().unwrap_or_default();
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while !line.ends_with(b"\r\n") {
@@ -136,7 +137,7 @@ fn read_line(stream: &mut impl Read) -> Result<String, DbusError> {
             }
             Ok(_) => line.push(byte[0]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(wait_err(e, "the authentication reply", None)),
+            Err(e) => return Err(wait_err(e, "the authentication reply", timeout)),
         }
     }
     line.truncate(line.len() - 2);
@@ -148,11 +149,11 @@ fn io_err(op: &'static str, source: std::io::Error) -> DbusError {
 }
 
 /// A read error while waiting for `what`: a timeout, a closed peer, or I/O.
-fn wait_err(e: std::io::Error, what: &str, timeout: Option<Duration>) -> DbusError {
+fn wait_err(e: std::io::Error, what: &str, timeout: Duration) -> DbusError {
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => DbusError::Timeout {
             what: what.to_string(),
-            secs: timeout.map_or(0, |t| t.as_secs()),
+            after: timeout,
         },
         ErrorKind::UnexpectedEof => DbusError::Closed {
             what: what.to_string(),
@@ -374,7 +375,7 @@ impl Connection {
             if left.is_zero() {
                 return Err(DbusError::Timeout {
                     what: what.to_string(),
-                    secs: self.timeout.as_secs(),
+                    after: self.timeout,
                 });
             }
             self.stream
@@ -388,7 +389,7 @@ impl Connection {
                 }
                 Ok(n) => done += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(wait_err(e, what, Some(self.timeout))),
+                Err(e) => return Err(wait_err(e, what, self.timeout)),
             }
         }
         Ok(())

@@ -272,6 +272,7 @@ fn a_silent_peer_times_out_and_a_closed_one_is_reported() {
     let mut m = Manager::new(conn);
     let e = m.subscribe().unwrap_err();
     assert!(matches!(e, DbusError::Timeout { .. }), "{e}");
+    assert_eq!(e.to_string(), "D-Bus: no answer to Subscribe within 300ms");
     drop(m);
     finish(h);
 
@@ -290,6 +291,23 @@ fn read_line_or_eof(s: &mut Server) -> usize {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     s.stream.read(&mut buf).unwrap_or(0)
+}
+
+#[test]
+fn a_server_that_never_answers_auth_times_out() {
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let h = std::thread::spawn(move || {
+        read_line(&mut b);
+        // Hold the socket open until the client gives up and closes it.
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut b, &mut rest);
+    });
+    a.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let e = authenticate(&mut a, 0).unwrap_err();
+    assert!(matches!(e, DbusError::Timeout { .. }), "{e}");
+    drop(a);
+    finish(h);
 }
 
 #[test]
