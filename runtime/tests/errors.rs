@@ -258,3 +258,98 @@ fn own_mount_namespace_is_refused() {
     let o = c.create_with(&[]);
     assert_clean_failure(&c, &o, "mount namespace");
 }
+
+/// No systemd unit directory named after this container in any hierarchy.
+#[track_caller]
+fn assert_no_scope(c: &Container, unit: &str) {
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path().join("system.slice").join(unit))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{}: unit cgroups left: {left:?}", c.id);
+}
+
+/// `--systemd-cgroup create` with a `slice:prefix:name` path on this host,
+/// where systemd is not running: exit 1, one clear error, nothing left.
+/// (runc 1.1.5 says "systemd not running on this host, cannot use systemd
+/// cgroups manager".)
+#[test]
+fn systemd_cgroup_without_systemd() {
+    assert!(
+        !std::path::Path::new("/run/systemd/system").exists(),
+        "this test expects a host where systemd is not running (/run/systemd/system exists)"
+    );
+    let mut c = Container::new("sdnone");
+    c.config["linux"]["cgroupsPath"] = json!(format!("system.slice:berth-test:{}", c.id));
+    c.write_config();
+    let b = c.bundle_str();
+    let o = c.cmd_global(&["--systemd-cgroup"], &["create", "--bundle", &b, &c.id]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_clean_failure(&c, &o, "systemd");
+    if !is_runc() {
+        assert_eq!(o.stderr.lines().count(), 1, "one error: {}", o.stderr);
+        assert!(
+            o.stderr.contains(
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); \
+                 use the cgroupfs driver (drop --systemd-cgroup)"
+            ),
+            "{}",
+            o.stderr
+        );
+    }
+    assert!(c.cmd(&["state", &c.id]).failed(), "no state for {}", c.id);
+    assert_no_scope(&c, &format!("berth-test-{}.scope", c.id));
+
+    // The same through `run`, with the flag after the command and no cgroupsPath.
+    c.config["linux"]
+        .as_object_mut()
+        .unwrap()
+        .remove("cgroupsPath");
+    c.write_config();
+    let o = c.cmd(&["run", "--systemd-cgroup", "--bundle", &b, &c.id]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_clean_failure(&c, &o, "systemd");
+    assert_no_scope(&c, &format!("berth-{}.scope", c.id));
+}
+
+/// With `--systemd-cgroup`, a cgroupsPath that is not `slice:prefix:name` is
+/// refused before anything else, naming the value (runc's message).
+#[test]
+fn systemd_cgroup_path_shape() {
+    let c = Container::new("sdshape");
+    let path = format!("/berth-test/{}", c.id);
+    let o = c.cmd_global(
+        &["--systemd-cgroup"],
+        &["create", "--bundle", &c.bundle_str(), &c.id],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_clean_failure(&c, &o, &path);
+    assert!(
+        o.stderr.contains("slice:prefix:name"),
+        "the expected shape: {}",
+        o.stderr
+    );
+}
+
+/// A slice name systemd would not accept ("-" misuse) is named in the error.
+#[test]
+fn systemd_cgroup_bad_slice() {
+    if is_runc() {
+        // runc 1.1.5 checks for systemd first: "systemd not running on this host".
+        return;
+    }
+    let mut c = Container::new("sdslice");
+    c.config["linux"]["cgroupsPath"] = json!(format!("system--x.slice:berth-test:{}", c.id));
+    c.write_config();
+    let o = c.cmd_global(
+        &["--systemd-cgroup"],
+        &["create", "--bundle", &c.bundle_str(), &c.id],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_clean_failure(&c, &o, "system--x.slice");
+    assert!(o.stderr.contains("invalid slice name"), "{}", o.stderr);
+}

@@ -29,6 +29,14 @@ pub struct JoinHandles {
 }
 
 impl JoinHandles {
+    /// Nothing to join: the runtime moves the process itself (systemd driver).
+    pub fn none() -> JoinHandles {
+        JoinHandles {
+            tasks: Vec::new(),
+            unified: None,
+        }
+    }
+
     /// The cgroup2 directory fd to clone into, if there is one.
     pub fn clone_into(&self) -> Option<BorrowedFd<'_>> {
         self.unified.as_ref().map(|(_, fd)| fd.as_fd())

@@ -3,7 +3,8 @@
 //! cgroup2 hierarchy of a hybrid host), moving processes in, and removing
 //! only what this runtime created.
 //!
-//! `devices.rs` and `join.rs` build on this module's API.
+//! `devices.rs` and `join.rs` build on this module's API; `systemd/` is the
+//! `--systemd-cgroup` driver, which has systemd create the directories.
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub mod devices;
 pub mod join;
 pub mod mountinfo;
+pub mod systemd;
 mod v1;
 
 #[cfg(test)]
@@ -75,6 +77,14 @@ pub enum CgroupError {
          which this runtime did not create (enable it there first)"
     )]
     HugetlbNotDelegated { path: PathBuf },
+    #[error(transparent)]
+    Systemd(Box<systemd::SystemdError>),
+}
+
+impl From<systemd::SystemdError> for CgroupError {
+    fn from(e: systemd::SystemdError) -> CgroupError {
+        CgroupError::Systemd(Box::new(e))
+    }
 }
 
 impl CgroupError {
@@ -96,6 +106,9 @@ pub struct CgroupPaths {
     pub dirs: BTreeMap<String, PathBuf>,
     /// Directories this runtime created (outermost first); only these are removed.
     pub created: Vec<PathBuf>,
+    /// With `--systemd-cgroup`: the systemd unit holding the container, stopped on removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 impl CgroupPaths {
@@ -313,10 +326,16 @@ impl Cgroup {
         Ok(pids.into_iter().map(Pid::from_raw).collect())
     }
 
-    /// Remove the directories this runtime created, deepest first, retrying
-    /// while the kernel still reports them busy; returns the first error.
+    /// Stop the systemd unit, if there is one, then remove the directories
+    /// this runtime created, deepest first, retrying while the kernel still
+    /// reports them busy; returns the first error.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         let mut first = None;
+        if let Some(unit) = &self.paths.systemd_unit {
+            if let Err(e) = systemd::stop_unit(unit) {
+                first = Some(e.into());
+            }
+        }
         for dir in self.paths.created.iter().rev() {
             if let Err(e) = rmdir_retry(dir) {
                 first.get_or_insert(e);

@@ -469,7 +469,7 @@ fn hugetlb_on_hybrid_unified_enables_only_created_dirs() {
     // A parent we did not create without hugetlb: error, nothing written there.
     let cg = Cgroup::from_paths(CgroupPaths {
         dirs: [(UNIFIED.to_string(), uni.join("a/c"))].into(),
-        created: vec![],
+        ..CgroupPaths::default()
     });
     std::fs::write(uni.join("a/cgroup.subtree_control"), "").unwrap();
     let e = cg

@@ -7,9 +7,12 @@ use std::time::SystemTime;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
+use oci_spec::runtime::{Linux, LinuxResources};
 
 use super::console;
 use super::{write_pid_file, CommandError, Ctx};
+use crate::cgroups::join::JoinHandles;
+use crate::cgroups::systemd::{self, unit::UnitError, unit::UnitSpec, SystemdError};
 use crate::cgroups::Cgroup;
 use crate::cli::CreateOpts;
 use crate::config::Bundle;
@@ -65,18 +68,54 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-fn check_systemd(ctx: &Ctx) -> Result<(), CommandError> {
+/// With `--systemd-cgroup`: the unit named by `linux.cgroupsPath`, once its
+/// shape is checked and systemd is found running (else a clear error, before
+/// anything exists).
+fn systemd_unit(
+    ctx: &Ctx,
+    linux: Option<&Linux>,
+    id: &str,
+) -> Result<Option<UnitSpec>, CommandError> {
     if !ctx.global.systemd_cgroup {
-        return Ok(());
+        return Ok(None);
     }
-    if !Path::new("/run/systemd/system").exists() {
-        return Err(CommandError::Usage(
-            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver".into(),
-        ));
-    }
-    Err(CommandError::Usage(
-        "--systemd-cgroup: the systemd cgroup driver is not supported yet".into(),
-    ))
+    let path = match linux.and_then(|l| l.cgroups_path().as_deref()) {
+        None => None,
+        Some(p) => Some(p.to_str().ok_or_else(|| {
+            SystemdError::from(UnitError::NotUtf8 {
+                value: p.display().to_string(),
+            })
+        })?),
+    };
+    let unit = UnitSpec::parse(path, id).map_err(SystemdError::from)?;
+    systemd::detect()?;
+    Ok(Some(unit))
+}
+
+/// Have systemd create the unit with `pid` in it, then create the
+/// directories it left out and move `pid` into every hierarchy (the slow,
+/// by-pid way: the directories did not exist before the clone). Not run on a
+/// host without systemd, so not covered by the integration tests.
+fn systemd_scope(
+    cgroup: &mut Cgroup,
+    cleanup: &mut Cleanup<'_>,
+    unit: &UnitSpec,
+    pid: Pid,
+    resources: Option<&LinuxResources>,
+) -> Result<(), CommandError> {
+    // From here a failure stops the unit (Cgroup::destroy).
+    cleanup.cgroup = Some(Cgroup::from_paths(cgroup.paths.clone()));
+    let mode = systemd::paths::mode(&cgroup.paths);
+    systemd::start_unit(unit, pid.as_raw() as u32, resources, mode)?;
+    let created = cgroup.create();
+    // Like runc, only the unit's own directories are removed later: a parent
+    // slice made here (in a hierarchy systemd leaves alone) may be shared.
+    let leaves: Vec<_> = cgroup.paths.dirs.values().cloned().collect();
+    cgroup.paths.created.retain(|p| leaves.contains(p));
+    cleanup.cgroup = Some(Cgroup::from_paths(cgroup.paths.clone()));
+    created?;
+    cgroup.add_process(pid)?;
+    Ok(())
 }
 
 pub fn create(
@@ -86,7 +125,6 @@ pub fn create(
     console_mode: Console,
 ) -> Result<Created, CommandError> {
     state::validate_id(id)?;
-    check_systemd(ctx)?;
     selfexe::ensure_protected()?;
     logging::phase("protected");
     let bundle = Bundle::load(&opts.bundle)?;
@@ -120,9 +158,9 @@ pub fn create(
         )));
     }
 
-    let seccomp = spec
-        .linux()
-        .as_ref()
+    let linux = spec.linux().as_ref();
+    let unit = systemd_unit(ctx, linux, id)?;
+    let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
         .map(Filter::compile)
         .transpose()
@@ -138,16 +176,22 @@ pub fn create(
         cgroup: None,
         launched: None,
     };
-    let linux = spec.linux().as_ref();
-    let mut cgroup = Cgroup::resolve(
-        &ctx.cgroup_root,
-        &ctx.proc_root,
-        linux.and_then(|l| l.cgroups_path().as_deref()),
-        id,
-    )?;
-    let created_cg = cgroup.create();
-    cleanup.cgroup = Some(Cgroup::from_paths(cgroup.paths.clone()));
-    created_cg?;
+    let mut cgroup = match &unit {
+        // systemd creates the unit's directories once the process exists.
+        Some(u) => Cgroup::resolve_systemd(&ctx.cgroup_root, &ctx.proc_root, u)?,
+        None => {
+            let mut cg = Cgroup::resolve(
+                &ctx.cgroup_root,
+                &ctx.proc_root,
+                linux.and_then(|l| l.cgroups_path().as_deref()),
+                id,
+            )?;
+            let created_cg = cg.create();
+            cleanup.cgroup = Some(Cgroup::from_paths(cg.paths.clone()));
+            created_cg?;
+            cg
+        }
+    };
     // Limits are written after the clone, while the container builds its rootfs.
     let resources = linux.map(|l| {
         let devices = l.devices().clone().unwrap_or_default();
@@ -184,7 +228,11 @@ pub fn create(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let join = cgroup.join_handles()?;
+    let join = match unit {
+        // The runtime moves the process in (systemd_scope) before letting it go.
+        Some(_) => JoinHandles::none(),
+        None => cgroup.join_handles()?,
+    };
     let init_cfg = InitConfig {
         spec,
         process,
@@ -215,6 +263,11 @@ pub fn create(
     })?;
     cleanup.launched = Some(launched.pid);
     logging::phase("container process cloned");
+    if let Some(u) = &unit {
+        let resources = linux.and_then(|l| l.resources().as_ref());
+        systemd_scope(&mut cgroup, &mut cleanup, u, launched.pid, resources)?;
+        logging::phase("systemd unit started");
+    }
 
     let mut st = ContainerState {
         id: id.to_string(),

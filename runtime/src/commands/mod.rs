@@ -28,6 +28,8 @@ pub enum CommandError {
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
     #[error(transparent)]
+    Systemd(#[from] cgroups::systemd::SystemdError),
+    #[error(transparent)]
     Launch(#[from] launcher::LaunchError),
     #[error(transparent)]
     Channel(#[from] crate::channel::ChannelError),
