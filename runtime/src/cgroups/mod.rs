@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub mod devices;
 pub mod join;
 pub mod mountinfo;
+pub mod stats;
 mod v1;
 
 #[cfg(test)]
@@ -275,6 +276,11 @@ impl Cgroup {
     /// Apply `linux.resources`.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         v1::apply(self, resources)
+    }
+
+    /// Resource usage, in the shape of runc's `events` data.
+    pub fn stats(&self) -> Result<stats::Stats, stats::StatsError> {
+        stats::collect(&self.paths)
     }
 
     /// Move `pid` into every directory (cgroup.procs).
