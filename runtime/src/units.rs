@@ -7,8 +7,8 @@ use std::time::Duration;
 pub enum UnitsError {
     #[error("invalid size: '{0}'")]
     InvalidSize(String),
-    #[error("invalid suffix: '{suffix}'")]
-    InvalidSuffix { suffix: String },
+    #[error("invalid size: '{value}': invalid suffix '{suffix}'")]
+    InvalidSuffix { value: String, suffix: String },
     #[error("size '{0}' does not fit in 64 bits")]
     SizeOverflow(String),
     #[error("time: invalid duration \"{0}\"")]
@@ -43,6 +43,7 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, UnitsError> {
     }
     let size: f64 = num.parse().map_err(|_| invalid())?;
     let bad_suffix = || UnitsError::InvalidSuffix {
+        value: s.to_string(),
         suffix: sfx.to_ascii_lowercase(),
     };
     let lower = sfx.to_ascii_lowercase();
@@ -179,7 +180,7 @@ mod tests {
         }
         assert_eq!(
             ram_in_bytes("12x").unwrap_err().to_string(),
-            "invalid suffix: 'x'"
+            "invalid size: '12x': invalid suffix 'x'"
         );
         assert_eq!(
             ram_in_bytes("abc").unwrap_err().to_string(),
