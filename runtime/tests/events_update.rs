@@ -267,3 +267,16 @@ fn events_refuses_stopped_container_and_zero_interval() {
     let o = c.cmd(&["events", "--stats", "nonexistent-ctr"]);
     assert!(o.failed() && o.stderr.contains("does not exist"), "{o:?}");
 }
+
+/// As runc: a paused container can be updated, and stays paused.
+#[test]
+fn update_paused_container() {
+    let mut c = Container::new("upd-paused");
+    c.run_sleeper();
+    c.cmd(&["pause", &c.id]).success();
+    c.cmd(&["update", "--memory", "48m", &c.id]).success();
+    assert_eq!(memory_limit(&c), (48u64 << 20).to_string());
+    assert_eq!(c.status(), "paused");
+    c.cmd(&["resume", &c.id]).success();
+    assert_eq!(c.status(), "running");
+}
