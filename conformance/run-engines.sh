@@ -261,6 +261,23 @@ CONF
         check_out "podman: top" 'sleep' pm top "${PC}p"
         check "podman: rm -f" pm rm -f "${PC}p"
 
+        # stats reads the container's cgroups; update goes through `RUNTIME update --resources FILE`.
+        podman_stats_mem() { # podman_stats_mem NAME : print podman's stats JSON, fail on zero memory use.
+            pm stats --no-stream --format json "$1" | python3 -c '
+import json, re, sys
+text = sys.stdin.read()
+print(text)
+s = json.loads(text)[0]
+usage = s.get("mem_usage", "").split("/")[0].strip()
+sys.exit(0 if re.match(r"[0-9.]*[1-9]", usage) else 1)'
+        }
+        cgroup_memory_limit='cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'
+        check "podman: run -d (for stats and update)" pm run -d --name "${PC}s" "${RUNOPTS[@]}" "$IMAGE" sleep 1000
+        check "podman: stats --no-stream (memory in use)" podman_stats_mem "${PC}s"
+        check "podman: update --memory 64m" pm update --memory 64m "${PC}s"
+        check_out "podman: update reached the cgroup" '^67108864$' pm exec "${PC}s" sh -c "$cgroup_memory_limit"
+        check "podman: rm -f (stats and update)" pm rm -f "${PC}s"
+
         # script(1) runs its command through a shell: give it a small runner script.
         cat >"$T/podman/tty.sh" <<SH
 #!/bin/sh
@@ -328,6 +345,8 @@ TOML
         check_out "containerd: task ls shows PAUSED" 'PAUSED' c_ctr task ls
         check "containerd: task resume" c_ctr task resume "$CC"
         check_out "containerd: task ps" '[0-9]' c_ctr task ps "$CC"
+        check_out "containerd: task metrics (memory)" '^memory\.usage(_in_bytes)?[[:space:]]+[1-9]' \
+            c_ctr task metrics "$CC"
         check "containerd: task kill" c_ctr task kill -s SIGKILL "$CC"
         task_stopped() { c_ctr task ls | awk -v id="$CC" '$1 == id && $3 == "STOPPED" { f = 1 } END { exit !f }'; }
         wait_for 10 task_stopped || true

@@ -79,6 +79,96 @@ pub enum Command {
     Pause(IdArg),
     /// Resume a paused container.
     Resume(IdArg),
+    /// Display container events such as OOM notifications, cpu, memory, and IO usage statistics.
+    Events(EventsArgs),
+    /// Update container resource constraints.
+    Update(Box<UpdateArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Set the stats collection interval (a Go duration: 5s, 500ms, 1m30s).
+    #[arg(long, default_value = "5s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Display the container's stats then exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Container id.
+    pub id: String,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, crate::units::UnitsError> {
+    crate::units::go_duration(s)
+}
+
+/// runc's `update` flags. Values are kept as typed and parsed by
+/// [`crate::update::request`], so that errors name the flag as runc's do.
+#[derive(Debug, Args, Default)]
+pub struct UpdateArgs {
+    /// Path to a file with the resources to update (runtime-spec LinuxResources JSON),
+    /// or '-' to read them from stdin; flags given as well override its values.
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<String>,
+    /// Per cgroup block IO weight, from 10 to 1000.
+    #[arg(long = "blkio-weight", value_name = "WEIGHT")]
+    pub blkio_weight: Option<String>,
+    /// CPU CFS period to be used for hardcapping (in usecs). 0 to use system default.
+    #[arg(long = "cpu-period", value_name = "USECS")]
+    pub cpu_period: Option<String>,
+    /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period.
+    #[arg(long = "cpu-quota", value_name = "USECS")]
+    pub cpu_quota: Option<String>,
+    /// CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period.
+    #[arg(long = "cpu-burst", value_name = "USECS")]
+    pub cpu_burst: Option<String>,
+    /// CPU shares (relative weight vs. other containers).
+    #[arg(long = "cpu-share", value_name = "SHARES")]
+    pub cpu_share: Option<String>,
+    /// CPU realtime period to be used for hardcapping (in usecs). 0 to use system default.
+    #[arg(long = "cpu-rt-period", value_name = "USECS")]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period.
+    #[arg(long = "cpu-rt-runtime", value_name = "USECS")]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPU(s) to use.
+    #[arg(long = "cpuset-cpus", value_name = "CPUS")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory node(s) to use.
+    #[arg(long = "cpuset-mems", value_name = "MEMS")]
+    pub cpuset_mems: Option<String>,
+    /// Obsolete and ignored (a warning is logged).
+    #[arg(long = "kernel-memory", hide = true)]
+    pub kernel_memory: Option<String>,
+    /// Obsolete and ignored (a warning is logged).
+    #[arg(long = "kernel-memory-tcp", hide = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (in bytes; suffixes k, m, g, t, p as in 512m).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE.
+    #[arg(long = "cpu-idle", value_name = "0|1")]
+    pub cpu_idle: Option<String>,
+    /// Memory reservation or soft_limit (in bytes).
+    #[arg(
+        long = "memory-reservation",
+        value_name = "BYTES",
+        allow_hyphen_values = true
+    )]
+    pub memory_reservation: Option<String>,
+    /// Total memory usage (memory + swap); set '-1' to enable unlimited swap.
+    #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids allowed in the container.
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// The string of Intel RDT/CAT L3 cache schema (Intel RDT is not supported: an error).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// The string of Intel RDT/MBA memory bandwidth schema (Intel RDT is not supported: an error).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    /// Container id.
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,7 @@ pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod events;
 pub mod hooks;
 pub mod init;
 pub mod launcher;
@@ -23,3 +24,5 @@ pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod timefmt;
+pub mod units;
+pub mod update;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub mod devices;
 pub mod join;
 pub mod mountinfo;
+pub mod stats;
 pub mod systemd;
 mod v1;
 
@@ -288,6 +289,11 @@ impl Cgroup {
     /// Apply `linux.resources`.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         v1::apply(self, resources)
+    }
+
+    /// Resource usage, in the shape of runc's `events` data.
+    pub fn stats(&self) -> Result<stats::Stats, stats::StatsError> {
+        stats::collect(&self.paths)
     }
 
     /// Move `pid` into every directory (cgroup.procs).

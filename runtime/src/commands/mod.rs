@@ -7,6 +7,7 @@ use crate::{cgroups, config, hooks, init, launcher, namespaces, selfexe, state};
 mod console;
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -17,6 +18,7 @@ mod run;
 mod spec;
 mod start;
 mod state_cmd;
+mod update;
 mod wait;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,10 @@ pub enum CommandError {
         path: PathBuf,
         source: crate::seccomp::SeccompError,
     },
+    #[error(transparent)]
+    Events(#[from] crate::events::EventsError),
+    #[error(transparent)]
+    Update(#[from] crate::update::UpdateError),
     #[error("container not running")]
     NotRunning,
     #[error("container not paused")]
@@ -120,6 +126,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Ps(a) => ps::run(&ctx, &a).map(|_| 0),
         Command::Pause(a) => pause::pause(&ctx, &a.id).map(|_| 0),
         Command::Resume(a) => pause::resume(&ctx, &a.id).map(|_| 0),
+        Command::Events(a) => events::run(&ctx, &a).map(|_| 0),
+        Command::Update(a) => update::run(&ctx, &a).map(|_| 0),
     }
 }
 

@@ -67,6 +67,30 @@ pub fn start(dir: &ContainerDir, st: &ContainerState) -> Result<(), CommandError
         std::thread::sleep(Duration::from_millis(1));
     }
     std::fs::remove_file(&fifo_path).map_err(CommandError::io("remove", &fifo_path))?;
+    // poststart hooks run after the container process started: the init holds
+    // the fifo's write end until its execve (after the startContainer hooks),
+    // which closes it; wait for that hang-up (or the init's death).
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::Error::EINTR) => {}
+            Ok(_) => {
+                let hup = fds[0]
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR));
+                if hup {
+                    break;
+                }
+                // Unexpected data: drain it so poll does not spin.
+                let mut b = [0u8; 16];
+                let _ = nix::unistd::read(&fifo, &mut b);
+            }
+            Err(e) => return Err(CommandError::sys("poll exec fifo")(e)),
+        }
+        if !process_alive(st.init_pid, st.init_start_time) {
+            break;
+        }
+    }
     hooks::run_hooks_warn(
         "poststart",
         st.config

@@ -185,9 +185,13 @@ fn steps(cfg: InitConfig<'_>, chan: ContainerEnd) -> StepResult {
     }
     drop(chan);
     // From here on nobody listens on the channel: errors go to the container's stderr.
+    // The fifo's write end stays open (close-on-exec) until the execve, so
+    // `start` sees the hang-up only once the container process runs.
+    let mut _started = None;
     if let Some(fifo) = fifo {
-        if let Err(e) = wait_for_start(&fifo) {
-            return Err((None, e));
+        match wait_for_start(&fifo) {
+            Ok(fd) => _started = Some(fd),
+            Err(e) => return Err((None, e)),
         }
         if let Some(h) = cfg
             .spec
@@ -375,8 +379,9 @@ fn ignored_signals() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Block until `start` opens the exec fifo, then tell it we are going.
-fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<(), InitError> {
+/// Block until `start` opens the exec fifo, then tell it we are going;
+/// returns the write end, which the execve closes.
+fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<OwnedFd, InitError> {
     let path = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
     let fifo = nix::fcntl::open(
         path.as_str(),
@@ -387,5 +392,5 @@ fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<(), InitError> {
         "reopen exec fifo through /proc/self/fd (is /proc mounted?)",
     ))?;
     nix::unistd::write(&fifo, b"0").map_err(sys_err("write exec fifo"))?;
-    Ok(())
+    Ok(fifo)
 }

@@ -167,6 +167,16 @@ pub fn kill_raw(pid: Pid, signo: i32) -> Result<(), Errno> {
     Errno::result(unsafe { libc::kill(pid.as_raw(), signo) }).map(drop)
 }
 
+/// pidfd_open(2): a descriptor for process `pid` that polls readable once
+/// the process has exited (close-on-exec).
+pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes plain integers and touches no memory.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = Errno::result(ret)? as RawFd;
+    // SAFETY: the kernel just returned this new fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// setdomainname(2) (nix only wraps sethostname).
 pub fn set_domainname(name: &str) -> Result<(), Errno> {
     // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.

@@ -17,7 +17,9 @@
 //! - errors: `malformed_json` (no file name or position), `invalid_ids` (message lacks the id);
 //! - options: `time_namespace_offsets` (time namespaces arrived in runc 1.2),
 //!   `preserve_fds_not_passed_by_caller_are_not_runtime_files` (runc passes its own
-//!   --log fd as fd 3).
+//!   --log fd as fd 3);
+//! - events_update: `events_streams_stats_until_the_container_stops`, `events_reports_oom`
+//!   (runc's `events` ends only when the container is deleted, not when it stops).
 #![allow(dead_code)]
 
 use std::fs;
