@@ -1,7 +1,8 @@
 //! Cgroups for containers: finding the hierarchies, creating the container's
-//! directories, applying `linux.resources` (cgroup v1, plus hugetlb on the
-//! cgroup2 hierarchy of a hybrid host), moving processes in, and removing
-//! only what this runtime created.
+//! directories, applying `linux.resources` (cgroup v1, plus hugetlb and
+//! `unified` keys on the cgroup2 hierarchy of a hybrid host), moving processes
+//! in, and removing only what this runtime created. `unified.rs` holds what
+//! is done on a cgroup2 directory.
 //!
 //! `devices.rs` and `join.rs` build on this module's API.
 use std::collections::BTreeMap;
@@ -17,12 +18,13 @@ use serde::{Deserialize, Serialize};
 pub mod devices;
 pub mod join;
 pub mod mountinfo;
+mod unified;
 mod v1;
 
 #[cfg(test)]
 mod tests;
 
-use mountinfo::UNIFIED;
+use mountinfo::{CgroupMode, UNIFIED};
 
 /// An I/O error's text without Rust's " (os error N)" suffix.
 fn io_desc(e: &std::io::Error) -> String {
@@ -69,12 +71,13 @@ pub enum CgroupError {
         resource: &'static str,
         reason: String,
     },
-    /// hugetlb is not enabled in a cgroup2 directory this runtime did not create.
+    /// A controller is not enabled in the `cgroup.subtree_control` file of a
+    /// cgroup2 directory this runtime did not create.
     #[error(
-        "cgroup {path}: hugetlb is not enabled in cgroup.subtree_control of this directory, \
-         which this runtime did not create (enable it there first)"
+        "cgroup {path}: controller {controller:?} is not enabled here, and this runtime did \
+         not create this directory (enable it there first)"
     )]
-    HugetlbNotDelegated { path: PathBuf },
+    NotDelegated { path: PathBuf, controller: String },
 }
 
 impl CgroupError {
@@ -106,6 +109,11 @@ impl CgroupPaths {
             .iter()
             .find(|(k, _)| k.as_str() == controller || k.split(',').any(|c| c == controller))
             .map(|(_, p)| p.as_path())
+    }
+
+    /// Legacy, hybrid or unified, from the hierarchies the container has directories in.
+    pub fn mode(&self) -> CgroupMode {
+        mountinfo::mode(self.dirs.keys().map(String::as_str))
     }
 }
 
