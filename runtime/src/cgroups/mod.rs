@@ -1,8 +1,12 @@
 //! Cgroups for containers: finding the hierarchies, creating the container's
-//! directories, applying `linux.resources` (cgroup v1, plus hugetlb and
-//! `unified` keys on the cgroup2 hierarchy of a hybrid host), moving processes
-//! in, and removing only what this runtime created. `unified.rs` holds what
-//! is done on a cgroup2 directory.
+//! directories, applying `linux.resources`, moving processes in,
+//! and removing only what this runtime created.
+//!
+//! The host's mode ([`mountinfo::mode`]) picks the manager: cgroup v1
+//! hierarchies (`v1.rs`, plus hugetlb and `unified` keys on the cgroup2
+//! hierarchy of a hybrid host), or one cgroup2 hierarchy (`v2.rs`, with the
+//! eBPF device filter of `ebpf.rs`). `unified.rs` holds what both need on a
+//! cgroup2 directory.
 //!
 //! `devices.rs` and `join.rs` build on this module's API.
 use std::collections::BTreeMap;
@@ -16,13 +20,19 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 pub mod devices;
+pub mod ebpf;
 pub mod join;
 pub mod mountinfo;
 mod unified;
 mod v1;
+mod v2;
 
 #[cfg(test)]
+mod ebpf_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;
 
 use mountinfo::{CgroupMode, UNIFIED};
 
@@ -78,6 +88,31 @@ pub enum CgroupError {
          not create this directory (enable it there first)"
     )]
     NotDelegated { path: PathBuf, controller: String },
+    /// A `linux.resources` field cgroup v2 has no equivalent for.
+    #[error("linux.resources.{resource} is not supported on cgroup v2: {reason}")]
+    NotOnV2 {
+        resource: &'static str,
+        reason: &'static str,
+    },
+    /// `memory.checkBeforeUpdate`: a new limit at or below what is already used.
+    #[error(
+        "cgroup {path}: refusing memory.{resource} {limit}: the cgroup already uses {usage} \
+         bytes (memory.checkBeforeUpdate)"
+    )]
+    BelowUsage {
+        path: PathBuf,
+        resource: &'static str,
+        limit: i64,
+        usage: u64,
+    },
+    #[error(transparent)]
+    DeviceFilter(#[from] ebpf::DeviceFilterError),
+    #[error("cgroup {path}: {op}: {source}")]
+    Bpf {
+        path: PathBuf,
+        op: &'static str,
+        source: crate::sys::bpf::BpfError,
+    },
 }
 
 impl CgroupError {
@@ -87,6 +122,7 @@ impl CgroupError {
             CgroupError::Io { source, .. } | CgroupError::Write { source, .. } => {
                 source.raw_os_error().map(Errno::from_raw)
             }
+            CgroupError::Bpf { source, .. } => source.errno(),
             _ => None,
         }
     }
@@ -280,9 +316,12 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply `linux.resources`.
+    /// Apply `linux.resources`: the v2 way on a pure cgroup2 host, else on the v1 hierarchies.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        v1::apply(self, resources)
+        match self.paths.mode() {
+            CgroupMode::Unified => v2::apply(self, resources),
+            CgroupMode::Legacy | CgroupMode::Hybrid => v1::apply(self, resources),
+        }
     }
 
     /// Move `pid` into every directory (cgroup.procs).

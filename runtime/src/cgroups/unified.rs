@@ -74,6 +74,18 @@ pub(super) fn check_keys(u: &HashMap<String, String>) -> Result<(), CgroupError>
     Ok(())
 }
 
+/// The controllers the `unified` keys belong to ("memory" for "memory.high").
+pub(super) fn key_controllers(u: &HashMap<String, String>) -> Vec<&str> {
+    let mut out: Vec<&str> = u
+        .keys()
+        .filter_map(|k| k.split_once('.'))
+        .map(|(c, _)| c)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Write the `unified` pairs to `dir` in key order, after checking every key.
 pub(super) fn write_keys(dir: &Path, u: &HashMap<String, String>) -> Result<(), CgroupError> {
     check_keys(u)?;
