@@ -1,12 +1,12 @@
 //! Cgroups for containers: finding the hierarchies, creating the container's
-//! directories, applying `linux.resources`, moving processes in,
+//! directories, applying `linux.resources`, freezing, moving processes in,
 //! and removing only what this runtime created.
 //!
 //! The host's mode ([`mountinfo::mode`]) picks the manager: cgroup v1
 //! hierarchies (`v1.rs`, plus hugetlb and `unified` keys on the cgroup2
 //! hierarchy of a hybrid host), or one cgroup2 hierarchy (`v2.rs`, with the
 //! eBPF device filter of `ebpf.rs`). `unified.rs` holds what both need on a
-//! cgroup2 directory.
+//! cgroup2 directory; `freezer.rs` is pause/resume for either.
 //!
 //! `devices.rs` and `join.rs` build on this module's API.
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod devices;
 pub mod ebpf;
+mod freezer;
 pub mod join;
 pub mod mountinfo;
 mod unified;
@@ -30,10 +31,13 @@ mod v2;
 #[cfg(test)]
 mod ebpf_tests;
 #[cfg(test)]
+mod freezer_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod v2_tests;
 
+pub use freezer::FreezerState;
 use mountinfo::{CgroupMode, UNIFIED};
 
 /// An I/O error's text without Rust's " (os error N)" suffix.
@@ -113,6 +117,19 @@ pub enum CgroupError {
         op: &'static str,
         source: crate::sys::bpf::BpfError,
     },
+    #[error(
+        "no freezer: the v1 freezer hierarchy is not mounted and there is no cgroup2 directory"
+    )]
+    NoFreezer,
+    #[error("cgroup {path}: still {got:?} after {waited:?}, waiting for {want:?}")]
+    FreezeTimeout {
+        path: PathBuf,
+        want: &'static str,
+        got: String,
+        waited: Duration,
+    },
+    #[error("cgroup {path}: unexpected content {content:?}")]
+    Parse { path: PathBuf, content: String },
 }
 
 impl CgroupError {
