@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::CgroupPaths;
+use crate::cgroups::{Cgroup, CgroupPaths, FreezerState};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
@@ -269,12 +269,9 @@ impl ContainerState {
         if !process_alive(self.init_pid, self.init_start_time) {
             return Status::Stopped;
         }
-        if let Some(freezer) = self.cgroup.dir_for("freezer") {
-            if let Ok(s) = std::fs::read_to_string(freezer.join("freezer.state")) {
-                if s.trim() == "FROZEN" {
-                    return Status::Paused;
-                }
-            }
+        let cg = Cgroup::from_paths(self.cgroup.clone());
+        if cg.freezer_state().is_ok_and(|s| s == FreezerState::Frozen) {
+            return Status::Paused;
         }
         if dir.join(EXEC_FIFO).exists() {
             return Status::Created;

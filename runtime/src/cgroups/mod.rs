@@ -1,7 +1,12 @@
 //! Cgroups for containers: finding the hierarchies, creating the container's
-//! directories, applying `linux.resources` (cgroup v1, plus hugetlb on the
-//! cgroup2 hierarchy of a hybrid host), moving processes in, and removing
-//! only what this runtime created.
+//! directories, applying `linux.resources`, freezing, moving processes in,
+//! and removing only what this runtime created.
+//!
+//! The host's mode ([`mountinfo::mode`]) picks the manager: cgroup v1
+//! hierarchies (`v1.rs`, plus hugetlb and `unified` keys on the cgroup2
+//! hierarchy of a hybrid host), or one cgroup2 hierarchy (`v2.rs`, with the
+//! eBPF device filter of `ebpf.rs`). `unified.rs` holds what both need on a
+//! cgroup2 directory; `freezer.rs` is pause/resume for either.
 //!
 //! `devices.rs` and `join.rs` build on this module's API; `systemd/` is the
 //! `--systemd-cgroup` driver, which has systemd create the directories.
@@ -16,16 +21,27 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 pub mod devices;
+pub mod ebpf;
+mod freezer;
 pub mod join;
 pub mod mountinfo;
 pub mod stats;
 pub mod systemd;
+mod unified;
 mod v1;
+mod v2;
 
 #[cfg(test)]
+mod ebpf_tests;
+#[cfg(test)]
+mod freezer_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;
 
-use mountinfo::UNIFIED;
+pub use freezer::FreezerState;
+use mountinfo::{CgroupMode, UNIFIED};
 
 /// An I/O error's text without Rust's " (os error N)" suffix.
 fn io_desc(e: &std::io::Error) -> String {
@@ -72,12 +88,51 @@ pub enum CgroupError {
         resource: &'static str,
         reason: String,
     },
-    /// hugetlb is not enabled in a cgroup2 directory this runtime did not create.
+    /// A controller is not enabled in the `cgroup.subtree_control` file of a
+    /// cgroup2 directory this runtime did not create.
     #[error(
-        "cgroup {path}: hugetlb is not enabled in cgroup.subtree_control of this directory, \
-         which this runtime did not create (enable it there first)"
+        "cgroup {path}: controller {controller:?} is not enabled here, and this runtime did \
+         not create this directory (enable it there first)"
     )]
-    HugetlbNotDelegated { path: PathBuf },
+    NotDelegated { path: PathBuf, controller: String },
+    /// A `linux.resources` field cgroup v2 has no equivalent for.
+    #[error("linux.resources.{resource} is not supported on cgroup v2: {reason}")]
+    NotOnV2 {
+        resource: &'static str,
+        reason: &'static str,
+    },
+    /// `memory.checkBeforeUpdate`: a new limit at or below what is already used.
+    #[error(
+        "cgroup {path}: refusing memory.{resource} {limit}: the cgroup already uses {usage} \
+         bytes (memory.checkBeforeUpdate)"
+    )]
+    BelowUsage {
+        path: PathBuf,
+        resource: &'static str,
+        limit: i64,
+        usage: u64,
+    },
+    #[error(transparent)]
+    DeviceFilter(#[from] ebpf::DeviceFilterError),
+    #[error("cgroup {path}: {op}: {source}")]
+    Bpf {
+        path: PathBuf,
+        op: &'static str,
+        source: crate::sys::bpf::BpfError,
+    },
+    #[error(
+        "no freezer: the v1 freezer hierarchy is not mounted and there is no cgroup2 directory"
+    )]
+    NoFreezer,
+    #[error("cgroup {path}: still {got:?} after {waited:?}, waiting for {want:?}")]
+    FreezeTimeout {
+        path: PathBuf,
+        want: &'static str,
+        got: String,
+        waited: Duration,
+    },
+    #[error("cgroup {path}: unexpected content {content:?}")]
+    Parse { path: PathBuf, content: String },
     #[error(transparent)]
     Systemd(Box<systemd::SystemdError>),
 }
@@ -95,6 +150,7 @@ impl CgroupError {
             CgroupError::Io { source, .. } | CgroupError::Write { source, .. } => {
                 source.raw_os_error().map(Errno::from_raw)
             }
+            CgroupError::Bpf { source, .. } => source.errno(),
             _ => None,
         }
     }
@@ -120,6 +176,11 @@ impl CgroupPaths {
             .iter()
             .find(|(k, _)| k.as_str() == controller || k.split(',').any(|c| c == controller))
             .map(|(_, p)| p.as_path())
+    }
+
+    /// Legacy, hybrid or unified, from the hierarchies the container has directories in.
+    pub fn mode(&self) -> CgroupMode {
+        mountinfo::mode(self.dirs.keys().map(String::as_str))
     }
 }
 
@@ -286,9 +347,12 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply `linux.resources`.
+    /// Apply `linux.resources`: the v2 way on a pure cgroup2 host, else on the v1 hierarchies.
     pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
-        v1::apply(self, resources)
+        match self.paths.mode() {
+            CgroupMode::Unified => v2::apply(self, resources),
+            CgroupMode::Legacy | CgroupMode::Hybrid => v1::apply(self, resources),
+        }
     }
 
     /// Resource usage, in the shape of runc's `events` data.

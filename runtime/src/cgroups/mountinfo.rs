@@ -28,6 +28,36 @@ const V1_CONTROLLERS: &[&str] = &[
     "debug",
 ];
 
+/// How the host mounts cgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// cgroup v1 hierarchies only.
+    Legacy,
+    /// v1 controller hierarchies plus a cgroup2 mount (systemd's "hybrid").
+    Hybrid,
+    /// One cgroup2 hierarchy holds every controller (a `name=systemd` v1
+    /// mount carries no controller and does not change that).
+    Unified,
+}
+
+/// The mode from the hierarchy keys in use ([`hierarchies`]' keys, or a
+/// container's `CgroupPaths::dirs` keys).
+pub fn mode<'a>(keys: impl IntoIterator<Item = &'a str>) -> CgroupMode {
+    let (mut v1, mut v2) = (false, false);
+    for k in keys {
+        match k {
+            UNIFIED => v2 = true,
+            SYSTEMD => {}
+            _ => v1 = true,
+        }
+    }
+    match (v1, v2) {
+        (false, true) => CgroupMode::Unified,
+        (true, true) => CgroupMode::Hybrid,
+        _ => CgroupMode::Legacy,
+    }
+}
+
 /// One mounted cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {

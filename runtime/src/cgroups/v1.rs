@@ -1,14 +1,15 @@
 //! Applying `linux.resources` to cgroup v1 hierarchies (and hugetlb on the
 //! cgroup2 hierarchy of a hybrid host).
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 
 use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxHugepageLimit, LinuxMemory,
-    LinuxNetwork, LinuxResources,
+    LinuxNetwork, LinuxRdma, LinuxResources,
 };
 
 use super::mountinfo::UNIFIED;
-use super::{read_value, write_value, Cgroup, CgroupError};
+use super::{read_value, unified, write_value, Cgroup, CgroupError};
 
 /// The directory for `controller`, or an error naming it and the resource.
 fn need<'a>(
@@ -84,20 +85,7 @@ pub(super) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<(), CgroupError> 
     }
     if let Some(rdma) = r.rdma() {
         if !rdma.is_empty() {
-            let dir = need(cg, "rdma", "rdma")?;
-            let mut names: Vec<&String> = rdma.keys().collect();
-            names.sort();
-            for name in names {
-                let l = &rdma[name];
-                let mut v = name.clone();
-                if let Some(h) = l.hca_handles() {
-                    v.push_str(&format!(" hca_handle={h}"));
-                }
-                if let Some(o) = l.hca_objects() {
-                    v.push_str(&format!(" hca_object={o}"));
-                }
-                write_value(dir, "rdma.max", &v)?;
-            }
+            write_rdma(need(cg, "rdma", "rdma")?, rdma)?;
         }
     }
     if let Some(u) = r.unified() {
@@ -106,23 +94,31 @@ pub(super) fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<(), CgroupError> 
                 controller: "unified",
                 resource: "unified",
             })?;
-            let mut keys: Vec<&String> = u.keys().collect();
-            keys.sort();
-            for k in keys {
-                if k.contains('/') || k.starts_with('.') || k.starts_with("cgroup.") {
-                    return Err(CgroupError::InvalidValue {
-                        resource: "unified",
-                        reason: format!("key {k:?} is not a controller file"),
-                    });
-                }
-                write_value(dir, k, &u[k])?;
-            }
+            unified::write_keys(dir, u)?;
         }
     }
     if let Some(d) = r.devices() {
         if !d.is_empty() {
             devices(cg, d)?;
         }
+    }
+    Ok(())
+}
+
+/// One `rdma.max` line per device, in name order (the same on v1 and v2).
+pub(super) fn write_rdma(dir: &Path, rdma: &HashMap<String, LinuxRdma>) -> Result<(), CgroupError> {
+    let mut names: Vec<&String> = rdma.keys().collect();
+    names.sort();
+    for name in names {
+        let l = &rdma[name];
+        let mut v = name.clone();
+        if let Some(h) = l.hca_handles() {
+            v.push_str(&format!(" hca_handle={h}"));
+        }
+        if let Some(o) = l.hca_objects() {
+            v.push_str(&format!(" hca_object={o}"));
+        }
+        write_value(dir, "rdma.max", &v)?;
     }
     Ok(())
 }
@@ -334,36 +330,8 @@ fn blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Enable hugetlb down to the cgroup2 directory `dir`: in directories this
-/// runtime created it is switched on; the nearest one it did not create must
-/// already have it.
-fn enable_unified_hugetlb(cg: &Cgroup, dir: &Path) -> Result<(), CgroupError> {
-    let mut chain: Vec<PathBuf> = Vec::new();
-    let mut cur = dir.parent();
-    while let Some(p) = cur {
-        if cg.paths.created.iter().any(|c| c == p) {
-            chain.push(p.to_path_buf());
-            cur = p.parent();
-        } else {
-            let ctl = read_value(p, "cgroup.subtree_control")?;
-            if !ctl.split_whitespace().any(|c| c == "hugetlb") {
-                return Err(CgroupError::HugetlbNotDelegated {
-                    path: p.to_path_buf(),
-                });
-            }
-            break;
-        }
-    }
-    for p in chain.iter().rev() {
-        let ctl = read_value(p, "cgroup.subtree_control")?;
-        if !ctl.split_whitespace().any(|c| c == "hugetlb") {
-            write_value(p, "cgroup.subtree_control", "+hugetlb")?;
-        }
-    }
-    Ok(())
-}
-
-fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+/// Reject page sizes that are not a plain size ("2MB") before any file name is built.
+pub(super) fn check_page_sizes(limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for l in limits {
         let size = l.page_size();
         if size.is_empty() || size.contains('/') || size.contains('.') {
@@ -373,6 +341,11 @@ fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError
             });
         }
     }
+    Ok(())
+}
+
+fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+    check_page_sizes(limits)?;
     if let Some(dir) = cg.dir_for("hugetlb").filter(|_| {
         cg.paths
             .dirs
@@ -407,7 +380,7 @@ fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError
             resource: "hugepageLimits",
         });
     }
-    enable_unified_hugetlb(cg, dir)?;
+    unified::enable_controllers(cg, dir, &["hugetlb"], &[])?;
     for l in limits {
         let v = if l.limit() < 0 {
             "max".to_string()

@@ -12,6 +12,7 @@ use oci_spec::runtime::{Linux, LinuxResources};
 use super::console;
 use super::{write_pid_file, CommandError, Ctx};
 use crate::cgroups::join::JoinHandles;
+use crate::cgroups::mountinfo::CgroupMode;
 use crate::cgroups::systemd::{self, unit::UnitError, unit::UnitSpec, SystemdError};
 use crate::cgroups::Cgroup;
 use crate::cli::CreateOpts;
@@ -222,12 +223,17 @@ pub fn create(
         h.prestart().as_ref().is_some_and(|v| !v.is_empty())
             || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
-    let cgroup_dirs: Vec<_> = cgroup
-        .paths
-        .dirs
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    // On a pure cgroup2 host the rootfs mounts the (namespaced) cgroup2 fs
+    // itself; only v1/hybrid hosts need a bind mount per hierarchy.
+    let cgroup_dirs: Vec<_> = match cgroup.paths.mode() {
+        CgroupMode::Unified => Vec::new(),
+        CgroupMode::Legacy | CgroupMode::Hybrid => cgroup
+            .paths
+            .dirs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
     let join = match unit {
         // The runtime moves the process in (systemd_scope) before letting it go.
         Some(_) => JoinHandles::none(),

@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<(), CommandError> {
         Status::Creating => {}
         s if args.force => {
             if s == Status::Paused {
-                let _ = thaw(&st);
+                let _ = Cgroup::from_paths(st.cgroup.clone()).thaw();
             }
         }
         s => {
@@ -38,13 +38,6 @@ pub fn run(ctx: &Ctx, args: &DeleteArgs) -> Result<(), CommandError> {
         }
     }
     destroy(dir, &st)
-}
-
-fn thaw(st: &ContainerState) -> std::io::Result<()> {
-    match st.cgroup.dir_for("freezer") {
-        Some(d) => std::fs::write(d.join("freezer.state"), "THAWED"),
-        None => Ok(()),
-    }
 }
 
 /// Kill whatever is left, remove the cgroup, run poststop hooks, remove the state.

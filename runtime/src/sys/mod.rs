@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+pub mod bpf;
 pub mod rootfs;
 pub mod seccomp;
 
