@@ -350,10 +350,10 @@ pub fn features() -> Features {
         .cgroup(
             CgroupBuilder::default()
                 .v1(true)
-                .v2(false)
-                .systemd(false)
+                .v2(true)
+                .systemd(true)
                 .systemd_user(false)
-                .rdma(false)
+                .rdma(true)
                 .build()
                 .expect("cgroup"),
         )
@@ -613,7 +613,7 @@ mod tests {
         );
         assert_eq!(
             f["linux"]["cgroup"],
-            serde_json::json!({"v1": true, "v2": false, "systemd": false, "systemdUser": false, "rdma": false})
+            serde_json::json!({"v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true})
         );
         assert_eq!(f["linux"]["seccomp"]["enabled"], true);
         assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
