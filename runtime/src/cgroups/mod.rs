@@ -88,11 +88,11 @@ pub enum CgroupError {
         resource: &'static str,
         reason: String,
     },
-    /// A controller is not enabled in the `cgroup.subtree_control` file of a
-    /// cgroup2 directory this runtime did not create.
+    /// No ancestor of a cgroup2 directory has a controller it needs: `path`
+    /// is the topmost `cgroup.subtree_control` without it.
     #[error(
-        "cgroup {path}: controller {controller:?} is not enabled here, and this runtime did \
-         not create this directory (enable it there first)"
+        "cgroup {path}: controller {controller:?} is not enabled here nor in any parent \
+         (the cgroup2 hierarchy does not offer it)"
     )]
     NotDelegated { path: PathBuf, controller: String },
     /// A `linux.resources` field cgroup v2 has no equivalent for.

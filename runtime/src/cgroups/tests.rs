@@ -447,7 +447,7 @@ fn write_errors_name_file_and_value_without_os_error_suffix() {
 }
 
 #[test]
-fn hugetlb_on_hybrid_unified_enables_only_created_dirs() {
+fn hugetlb_on_hybrid_unified_is_enabled_down_the_path() {
     let f = hybrid();
     let uni = f.cg().join("unified");
     std::fs::write(uni.join("cgroup.controllers"), "hugetlb\n").unwrap();
@@ -466,12 +466,21 @@ fn hugetlb_on_hybrid_unified_enables_only_created_dirs() {
     assert_eq!(read(&uni.join("a/c"), "cgroup.subtree_control"), "");
     assert_eq!(read(&uni.join("a/c"), "hugetlb.2MB.max"), "4194304");
 
-    // A parent we did not create without hugetlb: error, nothing written there.
+    // A parent we did not create without hugetlb gets it, as runc does.
     let cg = Cgroup::from_paths(CgroupPaths {
         dirs: [(UNIFIED.to_string(), uni.join("a/c"))].into(),
         ..CgroupPaths::default()
     });
     std::fs::write(uni.join("a/cgroup.subtree_control"), "").unwrap();
+    cg.apply(&res(
+        r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#,
+    ))
+    .unwrap();
+    assert_eq!(read(&uni.join("a"), "cgroup.subtree_control"), "+hugetlb");
+
+    // Unless no ancestor has it: the error names the topmost file, nothing is written.
+    std::fs::write(uni.join("a/cgroup.subtree_control"), "").unwrap();
+    std::fs::write(uni.join("cgroup.subtree_control"), "").unwrap();
     let e = cg
         .apply(&res(
             r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#,
@@ -479,7 +488,7 @@ fn hugetlb_on_hybrid_unified_enables_only_created_dirs() {
         .unwrap_err();
     assert!(
         matches!(&e, CgroupError::NotDelegated { path, controller }
-            if path == &uni.join("a/cgroup.subtree_control") && controller == "hugetlb"),
+            if path == &uni.join("cgroup.subtree_control") && controller == "hugetlb"),
         "{e}"
     );
     assert_eq!(read(&uni.join("a"), "cgroup.subtree_control"), "");

@@ -12,11 +12,12 @@ fn lists(text: &str, word: &str) -> bool {
     text.split_whitespace().any(|w| w == word)
 }
 
-/// Enable controllers down to the cgroup2 directory `dir`. In every parent
-/// this runtime created, the missing ones are written to
-/// `cgroup.subtree_control` (top-down, one write per directory); the nearest parent it
-/// did not create must already list every `required` controller, while an
-/// `optional` one is enabled only where that parent has it.
+/// Enable controllers down to the cgroup2 directory `dir`, top-down, one
+/// write of `cgroup.subtree_control` per directory. Parents this runtime
+/// created get every `required` controller and each `optional` one the
+/// nearest existing parent has. Existing parents that lack a required
+/// controller get it too, as runc does, as long as some ancestor has it; when
+/// none has, the error names the topmost `cgroup.subtree_control` without it.
 pub(super) fn enable_controllers(
     cg: &Cgroup,
     dir: &Path,
@@ -26,28 +27,46 @@ pub(super) fn enable_controllers(
     if required.is_empty() && optional.is_empty() {
         return Ok(());
     }
-    let mut chain: Vec<&Path> = Vec::new();
+    // Parents we created (nearest first), then existing ones lacking a required controller.
+    let mut created: Vec<&Path> = Vec::new();
+    let mut existing: Vec<(&Path, Vec<&str>)> = Vec::new();
     let mut wanted: Vec<&str> = required.to_vec();
     let mut cur = dir.parent();
     while let Some(p) = cur {
-        if cg.paths.created.iter().any(|c| c == p) {
-            chain.push(p);
+        if existing.is_empty() && cg.paths.created.iter().any(|c| c == p) {
+            created.push(p);
             cur = p.parent();
             continue;
         }
         let ctl = read_value(p, SUBTREE_CONTROL)?;
-        if let Some(missing) = required.iter().find(|c| !lists(&ctl, c)) {
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|c| !lists(&ctl, c))
+            .collect();
+        if existing.is_empty() {
+            wanted.extend(optional.iter().filter(|c| lists(&ctl, c)));
+        }
+        if missing.is_empty() {
+            break;
+        }
+        let parent = p.parent().filter(|pp| pp.join(SUBTREE_CONTROL).exists());
+        if parent.is_none() {
             return Err(CgroupError::NotDelegated {
                 path: p.join(SUBTREE_CONTROL),
-                controller: missing.to_string(),
+                controller: missing[0].to_string(),
             });
         }
-        wanted.extend(optional.iter().filter(|c| lists(&ctl, c)));
-        break;
+        existing.push((p, missing));
+        cur = parent;
+    }
+    for (p, missing) in existing.iter().rev() {
+        let add: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+        write_value(p, SUBTREE_CONTROL, &add.join(" "))?;
     }
     wanted.sort_unstable();
     wanted.dedup();
-    for p in chain.iter().rev() {
+    for p in created.iter().rev() {
         let ctl = read_value(p, SUBTREE_CONTROL)?;
         let add: Vec<String> = wanted
             .iter()

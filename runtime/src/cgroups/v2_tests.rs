@@ -461,7 +461,7 @@ fn unsupported_fields_are_clear_errors_and_nothing_is_written() {
 }
 
 #[test]
-fn controllers_are_enabled_in_created_parents_only() {
+fn controllers_are_enabled_in_created_parents() {
     let h = V2Host::new("/");
     let cg = h.container("/berth/a/c");
     let root = h.root();
@@ -504,23 +504,34 @@ fn controllers_are_enabled_in_created_parents_only() {
 }
 
 #[test]
-fn a_foreign_parent_without_the_controller_is_a_clear_error() {
+fn foreign_parents_get_missing_controllers_unless_no_ancestor_has_them() {
     let h = V2Host::new("/");
     let root = h.root();
     std::fs::create_dir(root.join("outer")).unwrap();
     std::fs::write(root.join("outer/cgroup.subtree_control"), "memory").unwrap();
     let cg = h.container("/outer/c");
     cg.apply(&res(r#"{"memory": {"limit": 4096}}"#)).unwrap();
-    let e = cg.apply(&res(r#"{"pids": {"limit": 5}}"#)).unwrap_err();
+    assert_eq!(
+        read(&root.join("outer"), "cgroup.subtree_control"),
+        "memory"
+    );
+    // The root offers pids: enabled in "outer" too (runc does the same).
+    cg.apply(&res(r#"{"pids": {"limit": 5}}"#)).unwrap();
+    assert_eq!(read(&root.join("outer"), "cgroup.subtree_control"), "+pids");
+    assert_eq!(read(dir(&cg), "pids.max"), "5");
+    // Nowhere offered: a clear error naming the topmost file, nothing written.
+    std::fs::write(root.join("cgroup.subtree_control"), "memory").unwrap();
+    std::fs::write(root.join("outer/cgroup.subtree_control"), "memory").unwrap();
+    let e = cg.apply(&res(r#"{"pids": {"limit": 7}}"#)).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
-            "cgroup {}: controller \"pids\" is not enabled here, and this runtime did not create \
-             this directory (enable it there first)",
-            root.join("outer/cgroup.subtree_control").display()
+            "cgroup {}: controller \"pids\" is not enabled here nor in any parent (the cgroup2 \
+             hierarchy does not offer it)",
+            root.join("cgroup.subtree_control").display()
         )
     );
-    assert_eq!(read(dir(&cg), "pids.max"), "");
+    assert_eq!(read(dir(&cg), "pids.max"), "5");
     // Nothing needed: no controller file is even read.
     std::fs::remove_file(root.join("outer/cgroup.subtree_control")).unwrap();
     cg.apply(&res(r#"{}"#)).unwrap();
