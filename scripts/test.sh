@@ -29,7 +29,7 @@ PACKAGES=(
 # this host's cgroup controllers, hook timing or capability bounding set.
 VALIDATION_FAST=(
     create state kill_no_effect delete_resources default mounts process
-    root_readonly_true linux_devices process_rlimits_fail
+    root_readonly_true linux_devices process_rlimits_fail linux_seccomp process_user
 )
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
