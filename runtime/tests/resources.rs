@@ -269,6 +269,9 @@ fn hugetlb_on_the_cgroup2_hierarchy_of_a_hybrid_host() {
     c.run_sleeper();
     let d = unified_dir(&c);
     assert_eq!(file(&d, "hugetlb.2MB.max"), "4194304");
+    if d.join("hugetlb.2MB.rsvd.max").exists() {
+        assert_eq!(file(&d, "hugetlb.2MB.rsvd.max"), "4194304");
+    }
     let procs = file(&d, "cgroup.procs");
     assert!(procs.lines().any(|l| l == c.pid().to_string()), "{procs}");
     stop(&c);

@@ -381,15 +381,7 @@ fn hugetlb(cg: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError
         });
     }
     unified::enable_controllers(cg, dir, &["hugetlb"], &[])?;
-    for l in limits {
-        let v = if l.limit() < 0 {
-            "max".to_string()
-        } else {
-            l.limit().to_string()
-        };
-        write_value(dir, &format!("hugetlb.{}.max", l.page_size()), &v)?;
-    }
-    Ok(())
+    super::v2::hugetlb(dir, limits)
 }
 
 fn network(cg: &Cgroup, n: &LinuxNetwork) -> Result<(), CgroupError> {

@@ -115,7 +115,7 @@ fn pids(dir: &Path, p: &LinuxPids) -> Result<(), CgroupError> {
 /// `hugetlb.<size>.max`, and `hugetlb.<size>.rsvd.max` where the kernel has
 /// it (5.7+): the spec's limit covers reservations "if supported", as runc
 /// writes it (oci-spec 0.10 has no separate reservation field).
-fn hugetlb(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+pub(super) fn hugetlb(dir: &Path, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for l in limits {
         let v = if l.limit() < 0 {
             "max".to_string()
