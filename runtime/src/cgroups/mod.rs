@@ -203,6 +203,20 @@ pub(crate) fn write_value(dir: &Path, file: &str, value: &str) -> Result<(), Cgr
     })
 }
 
+/// Fail with a clear error when the kernel lacks `dir/file`.
+pub(crate) fn require_file(
+    dir: &Path,
+    file: &str,
+    resource: &'static str,
+) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(CgroupError::Unsupported { path, resource })
+    }
+}
+
 /// Read `dir/file`, trimmed.
 pub(crate) fn read_value(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);

@@ -9,7 +9,7 @@ use oci_spec::runtime::{
 };
 
 use super::mountinfo::UNIFIED;
-use super::{read_value, unified, write_value, Cgroup, CgroupError};
+use super::{read_value, require_file, unified, write_value, Cgroup, CgroupError};
 
 /// The directory for `controller`, or an error naming it and the resource.
 fn need<'a>(
@@ -22,16 +22,6 @@ fn need<'a>(
             controller,
             resource,
         })
-}
-
-/// Fail with a clear error when the kernel lacks `dir/file`.
-fn require_file(dir: &Path, file: &str, resource: &'static str) -> Result<(), CgroupError> {
-    let path = dir.join(file);
-    if path.exists() {
-        Ok(())
-    } else {
-        Err(CgroupError::Unsupported { path, resource })
-    }
 }
 
 /// Copy cpuset.cpus / cpuset.mems from the parent when they are empty here.

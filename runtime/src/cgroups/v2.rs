@@ -9,21 +9,12 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxHugepageLimit, LinuxPids, LinuxResources};
 
 use super::mountinfo::UNIFIED;
+pub(super) use super::require_file;
 use super::{ebpf, unified, v1, write_value, Cgroup, CgroupError};
 
 pub(super) mod cpu;
 pub(super) mod io;
 pub(super) mod memory;
-
-/// Fail with a clear error when the kernel lacks `dir/file`.
-fn require_file(dir: &Path, file: &str, resource: &'static str) -> Result<(), CgroupError> {
-    let path = dir.join(file);
-    if path.exists() {
-        Ok(())
-    } else {
-        Err(CgroupError::Unsupported { path, resource })
-    }
-}
 
 /// runc's conversion of a v1-style value for a `.max`/`.low` file: 0 is
 /// "not set" (None), -1 is "max".
