@@ -170,6 +170,8 @@ def measure(rt, args):
         ("run /bin/true", lambda: rt.bench_run(args.bundle)),
         ("create+start+wait+delete", lambda: rt.bench_lifecycle(args.bundle, args.tmp)),
     ]
+    if args.seccomp_bundle:
+        tests.append(("run, podman seccomp profile", lambda: rt.bench_run(args.seccomp_bundle)))
     for name, fn in tests:
         try:
             fn()  # warm-up
@@ -215,6 +217,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", required=True, help="bundle running /bin/true")
     ap.add_argument("--sleep-bundle", required=True, help="bundle running sleep (same rootfs)")
+    ap.add_argument("--seccomp-bundle", help="bundle running /bin/true under a seccomp profile")
     ap.add_argument("--tmp", required=True, help="private directory for state and pid files")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--json", help="also write the results to this file")

@@ -5,7 +5,8 @@
 #   BERTH_RUNTIME=PATH bench/runtime.sh   # use this binary instead of building
 #   BERTH_BENCH_ONLY_OTHERS=1             # only runc and crun (no berth-runtime)
 #
-# Measures `run` of /bin/true, create+start+wait+delete, `exec` of /bin/true into
+# Measures `run` of /bin/true (also under podman's default seccomp profile),
+# create+start+wait+delete, `exec` of /bin/true into
 # a running container, the VmRSS of a created container's process, plus the bare
 # `unshare` namespace baseline and the cost of the wrapper every runtime runs in.
 set -euo pipefail
@@ -45,12 +46,12 @@ RUNTIMES+=("runc=$RUNC" "crun=$CRUN")
 WORK="$(berth_mktemp_dir berth-bench)"
 trap 'berth_rm_tmpdir "${WORK:?}"' EXIT
 
-mkdir -p "$WORK/bundle/rootfs" "$WORK/sleep" "$WORK/state"
+mkdir -p "$WORK/bundle/rootfs" "$WORK/sleep" "$WORK/seccomp" "$WORK/state"
 berth_busybox_rootfs "$WORK/bundle/rootfs"
 (cd "$WORK/bundle" && "$RUNC" spec)
-python3 - "$WORK/bundle" "$WORK/sleep" <<'PY'
+python3 - "$WORK/bundle" "$WORK/sleep" "$WORK/seccomp" <<'PY'
 import json, os, sys
-bundle, sleep = sys.argv[1], sys.argv[2]
+bundle, sleep, seccomp = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(os.path.join(bundle, "config.json")) as f:
     cfg = json.load(f)
 cfg["ociVersion"] = "1.0.2"          # crun 1.8.1 rejects newer spec versions
@@ -63,7 +64,40 @@ cfg["process"]["args"] = ["/bin/sleep", "100000"]
 cfg["root"] = {"path": os.path.join(bundle, "rootfs"), "readonly": True}
 with open(os.path.join(sleep, "config.json"), "w") as f:
     json.dump(cfg, f, indent=2)
+
+# podman's default seccomp profile, resolved as podman does for the spec's capabilities.
+profile = "/usr/share/containers/seccomp.json"
+if os.path.exists(profile):
+    with open(profile) as f:
+        src = json.load(f)
+    caps = set(cfg["process"]["capabilities"]["bounding"])
+    rules = []
+    for s in src["syscalls"]:
+        inc, exc = s.get("includes") or {}, s.get("excludes") or {}
+        if inc.get("arches") and "amd64" not in inc["arches"]:
+            continue
+        if not set(inc.get("caps") or []) <= caps or set(exc.get("caps") or []) & caps:
+            continue
+        rule = {"names": s["names"], "action": s["action"]}
+        for k in ("errnoRet", "args"):
+            if s.get(k) is not None:
+                rule[k] = s[k]
+        rules.append(rule)
+    cfg["process"]["args"] = ["/bin/true"]
+    cfg["linux"]["seccomp"] = {
+        "defaultAction": src["defaultAction"], "defaultErrnoRet": src.get("defaultErrnoRet"),
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": rules,
+    }
+    with open(os.path.join(seccomp, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
 PY
+SECCOMP_ARGS=()
+if [ -f "$WORK/seccomp/config.json" ]; then
+    SECCOMP_ARGS=(--seccomp-bundle "$WORK/seccomp")
+else
+    berth_log "no /usr/share/containers/seccomp.json: skipping the seccomp row"
+fi
 
 python3 bench/harness.py --runs "$RUNS" --bundle "$WORK/bundle" --sleep-bundle "$WORK/sleep" \
-    --tmp "$WORK/state" "${RUNTIMES[@]}"
+    --tmp "$WORK/state" "${SECCOMP_ARGS[@]}" "${RUNTIMES[@]}"
