@@ -10,7 +10,7 @@ use reqwest::{Method, Url};
 use super::challenge::{Bearer, Challenge, Scope};
 use super::client::{lock, CachedToken, Inner};
 use super::name::is_loopback;
-use super::transport::{drain, read_error_body, SMALL_TIMEOUT};
+use super::transport::{drain, read_error_body, TransportRetry, SMALL_TIMEOUT};
 use super::url::redact;
 use super::RegistryError;
 
@@ -117,7 +117,7 @@ impl Inner {
                 None,
                 auth.as_deref(),
                 Some(SMALL_TIMEOUT),
-                true,
+                TransportRetry::Always,
             )
             .map_err(|f| token_err(f.reason))?;
         let status = resp.status().as_u16();

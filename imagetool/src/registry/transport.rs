@@ -45,6 +45,14 @@ impl<'a> Req<'a> {
     }
 }
 
+/// Which transport failures (no HTTP response) are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransportRetry {
+    Always,
+    UnlessRefused,
+    Never,
+}
+
 /// A failed attempt: the transport error's most useful message, and its kind.
 pub(crate) struct Failure {
     pub reason: String,
@@ -103,6 +111,12 @@ impl Inner {
             refused: false,
             retriable: false,
         })?;
+        // With a plain-HTTP fallback to try, a failed HTTPS attempt is not retried.
+        let retry = if base.scheme() == "https" && self.sec.allow_http {
+            TransportRetry::Never
+        } else {
+            TransportRetry::UnlessRefused
+        };
         let resp = self.attempt(
             &Method::GET,
             &url,
@@ -110,7 +124,7 @@ impl Inner {
             None,
             None,
             Some(SMALL_TIMEOUT),
-            false,
+            retry,
         )?;
         if resp.status().as_u16() == 401 {
             *lock(&self.challenge) = challenge_of(&resp);
@@ -152,7 +166,7 @@ impl Inner {
                     req.body,
                     auth.as_deref(),
                     req.timeout,
-                    true,
+                    TransportRetry::Always,
                 )
                 .map_err(|f| self.transport_error(&req.method, &url, f))?;
             let status = resp.status().as_u16();
@@ -219,7 +233,7 @@ impl Inner {
         body: Option<&[u8]>,
         auth: Option<&str>,
         timeout: Option<Duration>,
-        retry_refused: bool,
+        retry: TransportRetry,
     ) -> Result<Response, Failure> {
         let mut n = 0;
         loop {
@@ -251,7 +265,12 @@ impl Inner {
                 }
                 Err(e) => {
                     let f = failure(&e);
-                    if last || !f.retriable || (f.refused && !retry_refused) {
+                    let allowed = match retry {
+                        TransportRetry::Always => true,
+                        TransportRetry::UnlessRefused => !f.refused,
+                        TransportRetry::Never => false,
+                    };
+                    if last || !f.retriable || !allowed {
                         return Err(f);
                     }
                     sleep(self.retry.backoff(n));
