@@ -14,8 +14,9 @@ use berth_image::registry::{Client, Credentials, RegistryError, RegistryOptions}
 use oci_spec::image::{Descriptor, MediaType};
 use serde_json::json;
 
+use common::certs::TestPki;
 use common::fake::{FakeServer, Response};
-use common::mini_registry::{Auth, MiniRegistry};
+use common::mini_registry::{Auth, MiniRegistry, Tls};
 use common::token_server::{TokenServer, ISSUER, SERVICE};
 
 /// Options that read no auth file of the machine running the tests.
@@ -41,7 +42,9 @@ fn desc(data: &[u8], mt: MediaType) -> Descriptor {
 }
 
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -108,9 +111,22 @@ fn plain_push_pull_round_trip() {
         .get_manifest("berth/app", digest.as_ref(), media_types::ALL)
         .unwrap();
     assert_eq!(by_digest, p.manifest);
-    let head = c.head_manifest("berth/app", "v1", media_types::ALL).unwrap();
-    assert_eq!(head, Some((digest.clone(), OCI_MANIFEST.to_string(), p.manifest.len() as u64)));
-    assert_eq!(c.head_manifest("berth/app", "nope", media_types::ALL).unwrap(), None);
+    let head = c
+        .head_manifest("berth/app", "v1", media_types::ALL)
+        .unwrap();
+    assert_eq!(
+        head,
+        Some((
+            digest.clone(),
+            OCI_MANIFEST.to_string(),
+            p.manifest.len() as u64
+        ))
+    );
+    assert_eq!(
+        c.head_manifest("berth/app", "nope", media_types::ALL)
+            .unwrap(),
+        None
+    );
 
     assert!(c.has_blob("berth/app", p.layer_desc.digest()).unwrap());
     assert!(!c.has_blob("berth/app", &sha256(b"absent")).unwrap());
@@ -118,10 +134,14 @@ fn plain_push_pull_round_trip() {
     assert_eq!(data, p.layer);
 
     // Cross-repository mount, then the blob is there.
-    assert!(c.mount_blob("berth/other", p.layer_desc.digest(), "berth/app").unwrap());
+    assert!(c
+        .mount_blob("berth/other", p.layer_desc.digest(), "berth/app")
+        .unwrap());
     assert!(c.has_blob("berth/other", p.layer_desc.digest()).unwrap());
     // A blob the source does not have: declined, not an error.
-    assert!(!c.mount_blob("berth/other", &sha256(b"absent"), "berth/app").unwrap());
+    assert!(!c
+        .mount_blob("berth/other", &sha256(b"absent"), "berth/app")
+        .unwrap());
 
     assert_eq!(c.list_tags("berth/app").unwrap(), ["v1"]);
 }
@@ -139,7 +159,9 @@ fn chunked_upload_of_a_large_blob() {
 
     // Data that does not match its descriptor is refused before commit.
     let wrong = desc(b"something else", MediaType::ImageLayerGzip);
-    let e = c.put_blob("big/blob", &wrong, &mut &b"other bytes!!!"[..]).unwrap_err();
+    let e = c
+        .put_blob("big/blob", &wrong, &mut &b"other bytes!!!"[..])
+        .unwrap_err();
     assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
     assert!(!c.has_blob("big/blob", wrong.digest()).unwrap());
 }
@@ -151,13 +173,20 @@ fn unknown_tag_and_repository_errors() {
     let c = Client::new(&reg.host(), &opts(&tmp)).unwrap();
     push_image(&c, "known/repo", "v1", b"layer".to_vec());
 
-    let e = c.get_manifest("known/repo", "missing", media_types::ALL).unwrap_err();
+    let e = c
+        .get_manifest("known/repo", "missing", media_types::ALL)
+        .unwrap_err();
     let s = e.to_string();
     assert!(s.contains("MANIFEST_UNKNOWN: manifest unknown"), "{s}");
-    assert!(s.contains("404 Not Found") && s.contains("/v2/known/repo/manifests/missing"), "{s}");
+    assert!(
+        s.contains("404 Not Found") && s.contains("/v2/known/repo/manifests/missing"),
+        "{s}"
+    );
     assert!(e.is_not_found());
 
-    let e = c.get_manifest("unknown/repo", "latest", media_types::ALL).unwrap_err();
+    let e = c
+        .get_manifest("unknown/repo", "latest", media_types::ALL)
+        .unwrap_err();
     assert!(e.is_not_found(), "{e}");
     assert!(e.to_string().contains("UNKNOWN"), "{e}");
 
@@ -207,7 +236,56 @@ fn registry_down_is_a_clear_error() {
         e.to_string(),
         format!("registry at 127.0.0.1:{port} is not reachable: connection refused")
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn tls_with_cert_dir_and_client_certificate() {
+    let pki = TestPki::new();
+    let reg = MiniRegistry::start_with(
+        Auth::None,
+        Some(Tls {
+            cert: pki.path("server.pem"),
+            key: pki.path("server.key"),
+            client_ca: Some(pki.path("ca.crt")),
+        }),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let with_dir = |dir: &tempfile::TempDir, verify: Option<bool>| RegistryOptions {
+        cert_dir: Some(dir.path().to_path_buf()),
+        tls_verify: verify,
+        ..opts(&tmp)
+    };
+
+    // CA and client certificate from the cert dir: HTTPS works.
+    let full = pki.cert_dir(true, true);
+    let c = Client::new(&reg.host(), &with_dir(&full, None)).unwrap();
+    let p = push_image(&c, "tls/app", "v1", pseudo_random(1000, 17));
+    let (bytes, _, _) = c.get_manifest("tls/app", "v1", media_types::ALL).unwrap();
+    assert_eq!(bytes, p.manifest);
+
+    // Unknown CA: a certificate error, and no silent downgrade to plain HTTP.
+    let none = tempfile::tempdir().unwrap();
+    let c = Client::new(&reg.host(), &with_dir(&none, None)).unwrap();
+    let e = c.list_tags("tls/app").unwrap_err();
+    let s = e.to_string();
+    assert!(matches!(e, RegistryError::Unreachable { .. }), "{s}");
+    assert!(s.contains("invalid peer certificate: UnknownIssuer"), "{s}");
+
+    // The CA but no client certificate: the server refuses the handshake.
+    let ca_only = pki.cert_dir(true, false);
+    let c = Client::new(&reg.host(), &with_dir(&ca_only, Some(true))).unwrap();
+    let e = c.list_tags("tls/app").unwrap_err();
+    assert!(e.to_string().contains("BadCertificate"), "{e}");
+
+    // --tls-verify=false: any server certificate, still the client certificate.
+    let client_only = pki.cert_dir(false, true);
+    let c = Client::new(&reg.host(), &with_dir(&client_only, Some(false))).unwrap();
+    assert_eq!(c.list_tags("tls/app").unwrap(), ["v1"]);
 }
 
 #[test]
@@ -219,22 +297,31 @@ fn basic_auth_push_pull_and_wrong_password() {
     let tmp = tempfile::tempdir().unwrap();
     let good = Client::new(&reg.host(), &with_creds(&tmp, "alice", "correct-horse")).unwrap();
     let p = push_image(&good, "private/app", "v1", pseudo_random(5000, 3));
-    let (bytes, _, _) = good.get_manifest("private/app", "v1", media_types::ALL).unwrap();
+    let (bytes, _, _) = good
+        .get_manifest("private/app", "v1", media_types::ALL)
+        .unwrap();
     assert_eq!(bytes, p.manifest);
     good.verify_credentials().unwrap();
 
     let bad = Client::new(&reg.host(), &with_creds(&tmp, "alice", "wrong-staple")).unwrap();
-    let e = bad.get_manifest("private/app", "v1", media_types::ALL).unwrap_err();
+    let e = bad
+        .get_manifest("private/app", "v1", media_types::ALL)
+        .unwrap_err();
     let s = e.to_string();
     assert!(matches!(e, RegistryError::WrongCredentials { .. }), "{s}");
     assert!(s.contains("wrong username or password"), "{s}");
     assert!(s.contains(&reg.host()) && s.contains("\"alice\""), "{s}");
-    assert!(!s.contains("wrong-staple") && !format!("{e:?}").contains("wrong-staple"), "{s}");
+    assert!(
+        !s.contains("wrong-staple") && !format!("{e:?}").contains("wrong-staple"),
+        "{s}"
+    );
     assert!(!format!("{bad:?}").contains("wrong-staple"));
     assert!(bad.verify_credentials().is_err());
 
     let anon = Client::new(&reg.host(), &opts(&tmp)).unwrap();
-    let e = anon.get_manifest("private/app", "v1", media_types::ALL).unwrap_err();
+    let e = anon
+        .get_manifest("private/app", "v1", media_types::ALL)
+        .unwrap_err();
     assert!(matches!(e, RegistryError::AuthRequired { .. }), "{e}");
     assert!(e.to_string().contains("requires authentication"), "{e}");
 }
@@ -255,17 +342,24 @@ fn token_auth_with_real_registry() {
 
     // Anonymous pull is allowed by the token server's policy.
     let anon = Client::new(&reg.host(), &opts(&tmp)).unwrap();
-    let (bytes, _, _) = anon.get_manifest("tok/app", "v1", media_types::ALL).unwrap();
+    let (bytes, _, _) = anon
+        .get_manifest("tok/app", "v1", media_types::ALL)
+        .unwrap();
     assert_eq!(bytes, p.manifest);
     let data = read_all(anon.get_blob("tok/app", &p.layer_desc).unwrap()).unwrap();
     assert_eq!(data, p.layer);
     // Token reuse: one token request per scope, not per call.
     let before = ts.server.requests_to("/token").len();
-    anon.get_manifest("tok/app", "v1", media_types::ALL).unwrap();
+    anon.get_manifest("tok/app", "v1", media_types::ALL)
+        .unwrap();
     anon.has_blob("tok/app", p.layer_desc.digest()).unwrap();
     assert_eq!(ts.server.requests_to("/token").len(), before);
-    assert!(ts.server.requests_to("/token").iter().all(|r| r.header("authorization").is_none()
-        || r.header("authorization").unwrap().starts_with("Basic ")));
+    assert!(ts
+        .server
+        .requests_to("/token")
+        .iter()
+        .all(|r| r.header("authorization").is_none()
+            || r.header("authorization").unwrap().starts_with("Basic ")));
 
     // Anonymous push: the token lacks push.
     let e = anon
@@ -275,10 +369,15 @@ fn token_auth_with_real_registry() {
 
     // Wrong password: the token server refuses, the error says so.
     let bad = Client::new(&reg.host(), &with_creds(&tmp, "bob", "nope-pass")).unwrap();
-    let e = bad.get_manifest("tok/app", "v1", media_types::ALL).unwrap_err();
+    let e = bad
+        .get_manifest("tok/app", "v1", media_types::ALL)
+        .unwrap_err();
     let s = e.to_string();
     assert!(matches!(e, RegistryError::WrongCredentials { .. }), "{s}");
-    assert!(s.contains("incorrect username or password") && s.contains("\"bob\""), "{s}");
+    assert!(
+        s.contains("incorrect username or password") && s.contains("\"bob\""),
+        "{s}"
+    );
     assert!(!s.contains("nope-pass"), "{s}");
 }
 
@@ -295,7 +394,11 @@ fn login_logout_write_the_auth_file() {
     let tmp = tempfile::tempdir().unwrap();
     let auth_file: PathBuf = tmp.path().join("containers/auth.json");
     std::fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
-    std::fs::write(&auth_file, r#"{"auths":{"other.example":{"auth":"eDp5"}},"credHelpers":{}}"#).unwrap();
+    std::fs::write(
+        &auth_file,
+        r#"{"auths":{"other.example":{"auth":"eDp5"}},"credHelpers":{}}"#,
+    )
+    .unwrap();
     let mut args = LoginArgs {
         registry: reg.host(),
         username: Some("carol".into()),
@@ -311,7 +414,13 @@ fn login_logout_write_the_auth_file() {
     let before = std::fs::read(&auth_file).unwrap();
     let mut out = Vec::new();
     let e = login::run(&args, &mut &b"bad-pw\n"[..], &mut out).unwrap_err();
-    assert!(matches!(e, LoginError::Registry(RegistryError::WrongCredentials { .. })), "{e}");
+    assert!(
+        matches!(
+            e,
+            LoginError::Registry(RegistryError::WrongCredentials { .. })
+        ),
+        "{e}"
+    );
     assert!(!e.to_string().contains("bad-pw"), "{e}");
     assert_eq!(std::fs::read(&auth_file).unwrap(), before);
 
@@ -349,7 +458,9 @@ fn login_logout_write_the_auth_file() {
     args.password_stdin = false;
     let mut out = Vec::new();
     login::run(&args, &mut &b""[..], &mut out).unwrap();
-    assert!(String::from_utf8(out).unwrap().contains("Already logged in"));
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .contains("Already logged in"));
 
     let lo = LogoutArgs {
         registry: Some(reg.host()),
@@ -404,7 +515,10 @@ fn content_type_must_match_the_manifest_media_type() {
     let c = Client::new(&srv.host(), &opts(&tmp)).unwrap();
     let e = c.get_manifest("r", "t", media_types::ALL).unwrap_err();
     assert!(matches!(e, RegistryError::MediaTypeMismatch { .. }), "{e}");
-    assert!(e.to_string().contains(INDEX) && e.to_string().contains(OCI_MANIFEST), "{e}");
+    assert!(
+        e.to_string().contains(INDEX) && e.to_string().contains(OCI_MANIFEST),
+        "{e}"
+    );
     // The request carried every accepted type.
     let accept = srv.requests_to("/v2/r/manifests/t")[0]
         .header("accept")
@@ -419,7 +533,10 @@ fn content_type_must_match_the_manifest_media_type() {
 fn schema1_is_rejected() {
     let srv = fake(|_| {
         Response::new(200)
-            .header("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+            .header(
+                "Content-Type",
+                "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            )
             .body(r#"{"schemaVersion":1,"name":"r","tag":"t","fsLayers":[]}"#)
     });
     let tmp = tempfile::tempdir().unwrap();
@@ -435,7 +552,9 @@ fn manifest_digests_are_verified() {
     let other = sha256(b"other");
     let b2 = body.clone();
     let srv = fake(move |r| {
-        let mut resp = Response::new(200).header("Content-Type", OCI_MANIFEST).body(b2.clone());
+        let mut resp = Response::new(200)
+            .header("Content-Type", OCI_MANIFEST)
+            .body(b2.clone());
         if r.path().ends_with("/lying") {
             resp = resp.header("Docker-Content-Digest", other.as_ref());
         }
@@ -451,7 +570,10 @@ fn manifest_digests_are_verified() {
         .unwrap_err();
     let s = e.to_string();
     assert!(s.contains(&format!("expected {}", sha256(b"x"))), "{s}");
-    assert!(s.contains(&format!("got {}", sha256(body.as_bytes()))), "{s}");
+    assert!(
+        s.contains(&format!("got {}", sha256(body.as_bytes()))),
+        "{s}"
+    );
 }
 
 #[test]
@@ -465,8 +587,14 @@ fn corrupt_blob_fails_the_digest_check() {
     let c = Client::new(&srv.host(), &opts(&tmp)).unwrap();
     let e = read_all(c.get_blob("r", &d).unwrap()).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
-    let inner = e.get_ref().and_then(|i| i.downcast_ref::<RegistryError>()).unwrap();
-    assert!(matches!(inner, RegistryError::DigestMismatch { .. }), "{inner}");
+    let inner = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<RegistryError>())
+        .unwrap();
+    assert!(
+        matches!(inner, RegistryError::DigestMismatch { .. }),
+        "{inner}"
+    );
     let s = e.to_string();
     assert!(s.contains(&format!("expected {}", d.digest())), "{s}");
 
@@ -513,7 +641,10 @@ fn cut_connection_resumes_with_range() {
         let srv = cutting_server(data.clone(), 70_000, ignore_range);
         let c = Client::new(&srv.host(), &opts(&tmp)).unwrap();
         let back = read_all(c.get_blob("r", &d).unwrap()).unwrap();
-        assert!(back == data, "resumed data differs (ignore_range={ignore_range})");
+        assert!(
+            back == data,
+            "resumed data differs (ignore_range={ignore_range})"
+        );
         let reqs = srv.requests_to("/v2/r/blobs/");
         assert_eq!(reqs.len(), 2, "{reqs:?}");
         assert_eq!(reqs[0].header("range"), None);
@@ -537,20 +668,30 @@ fn retry_after_429_is_honoured() {
         if c2.fetch_add(1, Ordering::SeqCst) == 0 {
             return Response::error(429, "TOOMANYREQUESTS", "slow down").header("Retry-After", "1");
         }
-        Response::new(200).header("Content-Type", OCI_MANIFEST).body(body.clone())
+        Response::new(200)
+            .header("Content-Type", OCI_MANIFEST)
+            .body(body.clone())
     });
     let tmp = tempfile::tempdir().unwrap();
     let c = Client::new(&srv.host(), &opts(&tmp)).unwrap();
     let started = Instant::now();
     c.get_manifest("r", "t", media_types::ALL).unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     // 500s are retried a bounded number of times, then reported.
     let srv = fake(|_| Response::error(503, "UNAVAILABLE", "down for maintenance"));
     let c = Client::new(&srv.host(), &opts(&tmp)).unwrap();
     let e = c.list_tags("r").unwrap_err();
-    assert!(e.to_string().contains("503 Service Unavailable: UNAVAILABLE: down for maintenance"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("503 Service Unavailable: UNAVAILABLE: down for maintenance"),
+        "{e}"
+    );
     assert_eq!(srv.requests_to("/v2/r/tags").len(), 5);
 }
 
@@ -565,7 +706,10 @@ fn redirect_to_another_host_drops_authorization() {
     let target = storage.url("/blobs/presigned?X-Amz-Signature=abc");
     let expected = {
         use base64::Engine;
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("dave:s3cret"))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("dave:s3cret")
+        )
     };
     let registry = FakeServer::start(move |r| {
         if r.header("authorization") != Some(expected.as_str()) {
@@ -583,7 +727,11 @@ fn redirect_to_another_host_drops_authorization() {
     assert_eq!(back, data);
     let at_storage = storage.requests();
     assert_eq!(at_storage.len(), 1);
-    assert_eq!(at_storage[0].header("authorization"), None, "credentials leaked to the other host");
+    assert_eq!(
+        at_storage[0].header("authorization"),
+        None,
+        "credentials leaked to the other host"
+    );
     assert!(registry
         .requests_to("/v2/r/blobs/")
         .iter()
@@ -598,9 +746,7 @@ fn fake_token_flow_caches_and_widens_scope() {
     let realm = Arc::clone(&srv);
     let server = FakeServer::start(move |r| {
         let realm = realm.lock().unwrap().clone().unwrap();
-        let challenge = |extra: &str| {
-            format!("Bearer realm=\"{realm}\",service=\"fake\"{extra}")
-        };
+        let challenge = |extra: &str| format!("Bearer realm=\"{realm}\",service=\"fake\"{extra}");
         if r.path() == "/token" {
             let mut scopes: Vec<String> = r
                 .query()
@@ -609,11 +755,15 @@ fn fake_token_flow_caches_and_widens_scope() {
                 .map(|(_, v)| v)
                 .collect();
             scopes.sort();
-            return Response::json(200, &json!({"access_token": format!("tok:{}", scopes.join(" "))}));
+            return Response::json(
+                200,
+                &json!({"access_token": format!("tok:{}", scopes.join(" "))}),
+            );
         }
         let auth = r.header("authorization").unwrap_or("").to_string();
         if r.path() == "/v2/" {
-            return Response::error(401, "UNAUTHORIZED", "x").header("WWW-Authenticate", &challenge(""));
+            return Response::error(401, "UNAUTHORIZED", "x")
+                .header("WWW-Authenticate", &challenge(""));
         }
         if r.path().ends_with("/tags/list") {
             if !auth.contains("registry:catalog:*") {
@@ -625,8 +775,10 @@ fn fake_token_flow_caches_and_widens_scope() {
             return Response::json(200, &json!({"name": "r", "tags": ["a"]}));
         }
         if !auth.contains("repository:r:pull") {
-            return Response::error(401, "UNAUTHORIZED", "x")
-                .header("WWW-Authenticate", &challenge(",scope=\"repository:r:pull\""));
+            return Response::error(401, "UNAUTHORIZED", "x").header(
+                "WWW-Authenticate",
+                &challenge(",scope=\"repository:r:pull\""),
+            );
         }
         Response::new(200)
             .header("Content-Type", OCI_MANIFEST)
@@ -682,7 +834,9 @@ fn upload_follows_relative_and_absolute_locations() {
     let other = FakeServer::start(|_| Response::new(201));
     let abs = other.url("/upload/2?_state=xyz");
     let srv = fake(move |r| match (r.method.as_str(), r.query().is_empty()) {
-        ("POST", true) => Response::new(202).header("Location", "/v2/r/blobs/uploads/u1?_state=abc"),
+        ("POST", true) => {
+            Response::new(202).header("Location", "/v2/r/blobs/uploads/u1?_state=abc")
+        }
         ("POST", false) => Response::new(202).header("Location", &abs),
         ("PUT", _) => Response::new(201),
         _ => Response::new(400),
@@ -698,7 +852,10 @@ fn upload_follows_relative_and_absolute_locations() {
     assert_eq!(put.path(), "/v2/r/blobs/uploads/u1");
     let q = put.query();
     assert!(q.contains(&("_state".into(), "abc".into())), "{q:?}");
-    assert!(q.contains(&("digest".into(), d.digest().to_string())), "{q:?}");
+    assert!(
+        q.contains(&("digest".into(), d.digest().to_string())),
+        "{q:?}"
+    );
     assert_eq!(put.body, data);
     assert_eq!(put.header("content-type"), Some("application/octet-stream"));
 
@@ -714,7 +871,11 @@ fn debug_output_never_shows_secrets() {
     let tmp = tempfile::tempdir().unwrap();
     let o = with_creds(&tmp, "erin", "hunter2-secret");
     let c = Client::new("127.0.0.1:1", &o).unwrap();
-    for shown in [format!("{o:?}"), format!("{c:?}"), format!("{:?}", o.credentials)] {
+    for shown in [
+        format!("{o:?}"),
+        format!("{c:?}"),
+        format!("{:?}", o.credentials),
+    ] {
         assert!(!shown.contains("hunter2"), "{shown}");
     }
     assert!(format!("{c:?}").contains("erin"));

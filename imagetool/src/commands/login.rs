@@ -32,7 +32,11 @@ pub enum LoginError {
 }
 
 /// `stdin` supplies `--password-stdin` and answers the prompts; messages go to `out`.
-pub fn run(args: &LoginArgs, stdin: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), LoginError> {
+pub fn run(
+    args: &LoginArgs,
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), LoginError> {
     let reg = parse_registry(&args.registry)?;
     let say = |out: &mut dyn Write, msg: &str| writeln!(out, "{msg}").map_err(LoginError::Output);
     if args.password_stdin && args.password.is_some() {
@@ -67,10 +71,12 @@ pub fn run(args: &LoginArgs, stdin: &mut dyn BufRead, out: &mut dyn Write) -> Re
         (Some(p), _) => p.clone(),
         (None, true) => {
             let mut s = String::new();
-            stdin.read_to_string(&mut s).map_err(|source| LoginError::Stdin {
-                what: "the password",
-                source,
-            })?;
+            stdin
+                .read_to_string(&mut s)
+                .map_err(|source| LoginError::Stdin {
+                    what: "the password",
+                    source,
+                })?;
             let s = s.strip_suffix('\n').unwrap_or(&s);
             s.strip_suffix('\r').unwrap_or(s).to_string()
         }
@@ -90,8 +96,15 @@ pub fn run(args: &LoginArgs, stdin: &mut dyn BufRead, out: &mut dyn Write) -> Re
     say(out, "Login Succeeded!")
 }
 
-fn prompt(stdin: &mut dyn BufRead, out: &mut dyn Write, text: &str, what: &'static str) -> Result<String, LoginError> {
-    write!(out, "{text}").and_then(|_| out.flush()).map_err(LoginError::Output)?;
+fn prompt(
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+    text: &str,
+    what: &'static str,
+) -> Result<String, LoginError> {
+    write!(out, "{text}")
+        .and_then(|_| out.flush())
+        .map_err(LoginError::Output)?;
     let mut line = String::new();
     stdin
         .read_line(&mut line)

@@ -30,11 +30,7 @@ pub enum LogoutError {
 pub fn run(args: &LogoutArgs, out: &mut dyn Write) -> Result<(), LogoutError> {
     let path = authfile::write_path(args.auth_file.as_deref());
     let msg = match (&args.registry, args.all) {
-        (Some(_), true) => {
-            return Err(LogoutError::Usage(
-                "--all takes no registry".to_string(),
-            ))
-        }
+        (Some(_), true) => return Err(LogoutError::Usage("--all takes no registry".to_string())),
         (None, false) => {
             return Err(LogoutError::Usage(
                 "name a registry, or pass --all".to_string(),

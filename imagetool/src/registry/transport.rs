@@ -13,7 +13,7 @@ use reqwest::{Method, Url};
 
 use super::challenge::{self, Challenge, Scope};
 use super::client::{lock, Inner};
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, StatusText};
 use super::url::{redact, resolve, same_origin};
 use super::RegistryError;
 
@@ -83,7 +83,7 @@ impl Inner {
                         let reason = if f.reason == f2.reason {
                             f.reason
                         } else {
-                            format!("{} (over HTTPS: {})", f2.reason, f.reason)
+                            format!("{} (plain HTTP: {})", f.reason, f2.reason)
                         };
                         return Err(unreachable(reason));
                     }
@@ -126,7 +126,18 @@ impl Inner {
             Some(SMALL_TIMEOUT),
             retry,
         )?;
-        if resp.status().as_u16() == 401 {
+        let status = resp.status().as_u16();
+        // Over HTTPS any answer shows the scheme works; a plain-HTTP fallback
+        // must look like a registry (a TLS port answers plain HTTP with 400).
+        if base.scheme() == "http" && status != 200 && status != 401 {
+            drain(resp);
+            return Err(Failure {
+                reason: format!("GET /v2/ over plain HTTP answered {}", StatusText(status)),
+                refused: false,
+                retriable: false,
+            });
+        }
+        if status == 401 {
             *lock(&self.challenge) = challenge_of(&resp);
         }
         drain(resp);

@@ -34,7 +34,11 @@ impl Request {
     pub fn query(&self) -> Vec<(String, String)> {
         let q = self.target.split_once('?').map(|(_, q)| q).unwrap_or("");
         reqwest::Url::parse(&format!("http://x/?{q}"))
-            .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .map(|u| {
+                u.query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -160,7 +164,8 @@ fn serve(conn: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
         return;
     }
     let mut parts = line.split_whitespace();
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
         // Not HTTP (e.g. a TLS ClientHello): answer like Go's server does.
         let mut c = conn;
         let _ = c.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
@@ -217,7 +222,10 @@ fn serve(conn: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
     let mut c = conn;
     let _ = c.write_all(out.as_bytes());
     if req.method != "HEAD" {
-        let n = resp.cut_after.unwrap_or(resp.body.len()).min(resp.body.len());
+        let n = resp
+            .cut_after
+            .unwrap_or(resp.body.len())
+            .min(resp.body.len());
         let _ = c.write_all(&resp.body[..n]);
     }
     let _ = c.flush();

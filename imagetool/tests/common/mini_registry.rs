@@ -12,7 +12,10 @@ pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 pub enum Auth {
     None,
     /// `htpasswd -B` file with one user.
-    Htpasswd { user: String, password: String },
+    Htpasswd {
+        user: String,
+        password: String,
+    },
     /// Token auth trusting `cert` (PEM) as issued by `issuer` for `service`.
     Token {
         realm: String,
@@ -20,6 +23,13 @@ pub enum Auth {
         issuer: String,
         cert: PathBuf,
     },
+}
+
+/// Serve HTTPS with `cert`/`key`; with `client_ca`, require client certificates it signed.
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
 }
 
 pub struct MiniRegistry {
@@ -30,6 +40,24 @@ pub struct MiniRegistry {
 
 impl MiniRegistry {
     pub fn start(auth: Auth) -> MiniRegistry {
+        MiniRegistry::start_with(auth, None)
+    }
+
+    pub fn start_with(auth: Auth, tls: Option<Tls>) -> MiniRegistry {
+        let tls_yaml = match &tls {
+            None => String::new(),
+            Some(t) => {
+                let mut y = format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    t.cert.display(),
+                    t.key.display()
+                );
+                if let Some(ca) = &t.client_ca {
+                    y.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+                }
+                y
+            }
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let auth_yaml = match &auth {
             Auth::None => String::new(),
@@ -66,7 +94,7 @@ impl MiniRegistry {
             fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n{auth_yaml}",
+                    "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: berth-test-secret\n{tls_yaml}{auth_yaml}",
                     dir.path().join("data").display()
                 ),
             )

@@ -4,6 +4,7 @@
 //! not produce on demand (corrupt bytes, cut connections, 429s, redirects).
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fake;
 pub mod mini_registry;
 pub mod token_server;

@@ -43,16 +43,48 @@ impl TokenServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
         openssl(&[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", &p("key.pem"), "-out", &p("cert.pem"), "-days", "2", "-subj", "/CN=berth-test-token-issuer",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &p("key.pem"),
+            "-out",
+            &p("cert.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth-test-token-issuer",
         ]);
-        openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", &p("key.pem"), "-outform", "DER", "-out", &p("key.p8")]);
-        openssl(&["x509", "-in", &p("cert.pem"), "-outform", "DER", "-out", &p("cert.der")]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            &p("key.pem"),
+            "-outform",
+            "DER",
+            "-out",
+            &p("key.p8"),
+        ]);
+        openssl(&[
+            "x509",
+            "-in",
+            &p("cert.pem"),
+            "-outform",
+            "DER",
+            "-out",
+            &p("cert.der"),
+        ]);
         let pkcs8 = std::fs::read(p("key.p8")).expect("read key");
         let cert_der = std::fs::read(p("cert.der")).expect("read cert");
         let rng = SystemRandom::new();
         let key = Arc::new(
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng).expect("load key"),
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+                .expect("load key"),
         );
         let x5c = STANDARD.encode(&cert_der);
         let expected = format!("Basic {}", STANDARD.encode(format!("{user}:{password}")));
@@ -62,7 +94,10 @@ impl TokenServer {
                 None => false,
                 Some(a) if a == expected => true,
                 Some(_) => {
-                    return Response::json(401, &json!({"details": "incorrect username or password"}))
+                    return Response::json(
+                        401,
+                        &json!({"details": "incorrect username or password"}),
+                    )
                 }
             };
             let q = req.query();
@@ -83,7 +118,10 @@ impl TokenServer {
                     access.push(json!({"type": parts[0], "name": parts[1], "actions": actions}));
                 }
             }
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
             let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
             let claims = json!({
                 "iss": ISSUER, "sub": if authed { user.as_str() } else { "" }, "aud": SERVICE,
