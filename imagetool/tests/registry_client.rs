@@ -882,3 +882,22 @@ fn debug_output_never_shows_secrets() {
     let e = c.list_tags("r").unwrap_err();
     assert!(!format!("{e} {e:?}").contains("hunter2"));
 }
+
+#[test]
+fn client_is_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<Client>();
+    // One client shared by threads pulling at once.
+    let reg = MiniRegistry::start(Auth::None);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Client::new(&reg.host(), &opts(&tmp)).unwrap();
+    let p = push_image(&c, "shared/app", "v1", pseudo_random(50_000, 19));
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let data = read_all(c.get_blob("shared/app", &p.layer_desc).unwrap()).unwrap();
+                assert!(data == p.layer);
+            });
+        }
+    });
+}

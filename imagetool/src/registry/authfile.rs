@@ -99,11 +99,13 @@ fn credentials_in(
         .and_then(|h| h.iter().find(|(k, _)| key_matches(k, registry)))
         .and_then(|(_, v)| v.as_str())
     {
-        return run_helper(helper, registry);
+        return run_helper(helper, registry, false);
     }
     if let Some(store) = json.get("credsStore").and_then(|s| s.as_str()) {
         if !store.is_empty() {
-            if let Some(c) = run_helper(store, registry)? {
+            // A default store that is not installed (a config copied from
+            // another machine) must not break registries it never held.
+            if let Some(c) = run_helper(store, registry, true)? {
                 return Ok(Some(c));
             }
         }
@@ -173,8 +175,13 @@ pub fn encode_auth(c: &Credentials) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password))
 }
 
-/// Run `docker-credential-<helper> get` with the server on stdin.
-fn run_helper(helper: &str, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+/// Run `docker-credential-<helper> get` with the server on stdin; with
+/// `missing_ok`, a helper that is not installed means no credentials.
+fn run_helper(
+    helper: &str,
+    registry: &str,
+    missing_ok: bool,
+) -> Result<Option<Credentials>, RegistryError> {
     let err = |reason: String| RegistryError::CredentialHelper {
         helper: helper.to_string(),
         registry: registry.to_string(),
@@ -185,13 +192,17 @@ fn run_helper(helper: &str, registry: &str) -> Result<Option<Credentials>, Regis
     } else {
         registry
     };
-    let mut child = Command::new(format!("docker-credential-{helper}"))
+    let spawned = Command::new(format!("docker-credential-{helper}"))
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| err(format!("cannot run it: {e}")))?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) if missing_ok && e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(format!("cannot run it: {e}"))),
+    };
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(server.as_bytes())

@@ -84,7 +84,7 @@ pub enum RegistryError {
         method: String,
         url: String,
         status: u16,
-        body: ErrorBody,
+        body: Box<ErrorBody>,
     },
     #[error("authentication to {registry} as {username:?} failed: wrong username or password ({url}: {}{body})", StatusText(*.status))]
     WrongCredentials {
@@ -92,14 +92,14 @@ pub enum RegistryError {
         username: String,
         url: String,
         status: u16,
-        body: ErrorBody,
+        body: Box<ErrorBody>,
     },
     #[error("{registry} requires authentication ({method} {url}: 401 Unauthorized{body}); no credentials found: pass --creds or run `berth-image login {registry}`")]
     AuthRequired {
         registry: String,
         method: String,
         url: String,
-        body: ErrorBody,
+        body: Box<ErrorBody>,
     },
     #[error("access denied to {username:?} by {registry} ({method} {url}: {}{body})", StatusText(*.status))]
     AccessDenied {
@@ -108,7 +108,7 @@ pub enum RegistryError {
         method: String,
         url: String,
         status: u16,
-        body: ErrorBody,
+        body: Box<ErrorBody>,
     },
     #[error("token server {url}: {reason}")]
     Token { url: String, reason: String },

@@ -123,16 +123,14 @@ fn add_cert_dir(mut b: ClientBuilder, dir: &Path) -> Result<ClientBuilder, Regis
                 })?;
                 b = b.identity(id);
             }
-            "key" => {
-                if !path.with_extension("cert").exists() {
-                    return Err(tls_err(
-                        &path,
-                        format!(
-                            "missing client certificate {}",
-                            path.with_extension("cert").display()
-                        ),
-                    ));
-                }
+            "key" if !path.with_extension("cert").exists() => {
+                return Err(tls_err(
+                    &path,
+                    format!(
+                        "missing client certificate {}",
+                        path.with_extension("cert").display()
+                    ),
+                ));
             }
             _ => {}
         }

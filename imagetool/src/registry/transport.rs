@@ -313,7 +313,7 @@ impl Inner {
         method: &Method,
         url: String,
         status: u16,
-        body: ErrorBody,
+        body: Box<ErrorBody>,
     ) -> RegistryError {
         if status != 401 {
             return RegistryError::Status {
@@ -373,41 +373,41 @@ pub fn drain(resp: Response) {
 
 /// A registry's error body: `{"errors":[...]}`, a token server's
 /// `{"details": ...}`, or the first line of a short text body.
-pub fn read_error_body(resp: Response) -> ErrorBody {
+pub fn read_error_body(resp: Response) -> Box<ErrorBody> {
     let mut data = Vec::new();
     let _ = resp.take(MAX_ERROR_BODY).read_to_end(&mut data);
     parse_error_body(&data)
 }
 
-pub fn parse_error_body(data: &[u8]) -> ErrorBody {
+pub fn parse_error_body(data: &[u8]) -> Box<ErrorBody> {
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ApiError>,
     }
     if let Ok(e) = serde_json::from_slice::<Errors>(data) {
-        return ErrorBody {
+        return Box::new(ErrorBody {
             errors: e.errors,
             text: None,
-        };
+        });
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let text = ["details", "message", "error"]
             .iter()
             .find_map(|k| v.get(k).and_then(|d| d.as_str()))
             .map(str::to_string);
-        return ErrorBody {
+        return Box::new(ErrorBody {
             errors: Vec::new(),
             text,
-        };
+        });
     }
     let text = String::from_utf8_lossy(data);
     let line = text.lines().map(str::trim).find(|l| !l.is_empty());
-    ErrorBody {
+    Box::new(ErrorBody {
         errors: Vec::new(),
         text: line
             .filter(|l| !l.starts_with('<'))
             .map(|l| l.chars().take(200).collect()),
-    }
+    })
 }
 
 /// The innermost cause of a transport error ("connection refused",
