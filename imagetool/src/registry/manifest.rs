@@ -60,13 +60,13 @@ fn manifest_path(repo: &str, reference: &str) -> Result<String, RegistryError> {
     Ok(format!("v2/{repo}/manifests/{reference}"))
 }
 
-fn accept_headers(accept: &[&str]) -> Result<HeaderMap, RegistryError> {
+fn accept_headers(url: &reqwest::Url, accept: &[&str]) -> Result<HeaderMap, RegistryError> {
     let mut h = HeaderMap::new();
     if !accept.is_empty() {
         let v = HeaderValue::from_str(&accept.join(", ")).map_err(|_| {
             RegistryError::InvalidManifest {
-                url: String::new(),
-                reason: format!("invalid media type in Accept: {accept:?}"),
+                url: redact(url),
+                reason: format!("invalid media type to accept in {accept:?}"),
             }
         })?;
         h.insert(ACCEPT, v);
@@ -174,7 +174,7 @@ impl Client {
         let url = inner.url(&manifest_path(repo, reference)?)?;
         let scope = Scope::pull(repo);
         let mut req = Req::new(Method::GET, url, &scope);
-        req.headers = accept_headers(accept)?;
+        req.headers = accept_headers(&req.url, accept)?;
         let resp = inner.send(&req)?;
         let resp = inner.check(resp, &Method::GET, &[200])?;
         let shown = redact(resp.url());
@@ -235,7 +235,7 @@ impl Client {
         let url = inner.url(&manifest_path(repo, reference)?)?;
         let scope = Scope::pull(repo);
         let mut req = Req::new(Method::HEAD, url, &scope);
-        req.headers = accept_headers(accept)?;
+        req.headers = accept_headers(&req.url, accept)?;
         let resp = inner.send(&req)?;
         if resp.status().as_u16() == 404 {
             drain(resp);

@@ -6,6 +6,7 @@
 //! `Authorization` to other hosts, and verifies every digest it can.
 //! Credentials come from [`RegistryOptions::credentials`] or the auth files
 //! ([`authfile`]); they never appear in errors or `Debug` output.
+mod attempt;
 mod auth;
 pub mod authfile;
 mod blob;

@@ -6,6 +6,7 @@
 
 pub mod certs;
 pub mod fake;
+pub mod image;
 pub mod mini_registry;
 pub mod token_server;
 
