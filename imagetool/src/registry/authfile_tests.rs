@@ -123,12 +123,11 @@ fn helper_protocol() {
     let helper = dir.path().join("docker-credential-berthtest");
     fs::write(
         &helper,
-        "#!/bin/sh\nset -eu\nread -r server || true\nif [ \"$server\" = known.example ]; then\n  printf '{\"ServerURL\":\"%s\",\"Username\":\"hu\",\"Secret\":\"hs\"}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+        "#!/bin/bash\nset -euo pipefail\nread -r server || true\nif [ \"$server\" = known.example ]; then\n  printf '{\"ServerURL\":\"%s\",\"Username\":\"hu\",\"Secret\":\"hs\"}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
     )
     .unwrap();
     fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-    // Run the helper by absolute path through a name that is looked up in PATH:
-    // put the temp dir first in a private PATH via a wrapper command name.
+    // Helpers are found through PATH: put the temp dir first.
     let json = serde_json::json!({"credHelpers": {"known.example": "berthtest", "other.example": "berthtest"}});
     let old = std::env::var_os("PATH").unwrap_or_default();
     let mut path = std::ffi::OsString::from(dir.path());
