@@ -20,7 +20,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Debian 12 package names (checked with apt-cache policy).
 PACKAGES=(
     busybox-static runc crun podman conmon containerd skopeo umoci docker-registry
-    apache2-utils hyperfine iproute2 containernetworking-plugins uidmap iptables
+    apache2-utils openssl hyperfine iproute2 containernetworking-plugins uidmap iptables
     util-linux bsdutils golang-github-containers-common build-essential python3
 )
 

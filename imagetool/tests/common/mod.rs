@@ -1,13 +1,18 @@
-//! Test harness for the registry client: a real docker-registry
-//! ([`mini_registry`]), a JWT token server for it ([`token_server`]), and a
-//! scriptable fake HTTP server ([`fake`]) for behaviours a real registry will
-//! not produce on demand (corrupt bytes, cut connections, 429s, redirects).
+//! Shared helpers for berth-image's integration tests (`mod common;` in a test file):
+//! the registry fixture ([`registry`]: plain, htpasswd and token registries, a fault
+//! proxy), test images ([`images`]), and the registry client's own harness
+//! ([`mini_registry`], [`token_server`], [`fake`] for behaviours a real registry will
+//! not produce on demand, [`certs`]).
+//!
+//! Each test binary uses only part of these helpers, so dead-code warnings are off here.
 #![allow(dead_code)]
 
 pub mod certs;
 pub mod fake;
 pub mod image;
+pub mod images;
 pub mod mini_registry;
+pub mod registry;
 pub mod token_server;
 
 use std::net::TcpListener;
