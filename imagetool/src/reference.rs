@@ -56,6 +56,11 @@ impl ImageName {
             }
             invalid(reason)
         })?;
+        // The grammar lets an uppercase first component through as a
+        // registry, which normalisation then makes part of the repository.
+        if inner.repository().chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(invalid("repository names must be lowercase".into()));
+        }
         let digest = match inner.digest() {
             Some(d) => Some(digest::parse(d).map_err(|e| invalid(e.to_string()))?),
             None => None,
@@ -183,6 +188,7 @@ mod tests {
             " busybox",
             "busybox@sha256:FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
             "-x",
+            "UPPER/case",
         ] {
             let e = ImageName::parse(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
