@@ -83,6 +83,9 @@ pub struct CopyArgs {
     /// Write the digest of the copied manifest to this file.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<PathBuf>,
+    /// Manifest type to write (default: keep the source's, byte for byte).
+    #[arg(long, short = 'f', value_enum, value_name = "TYPE")]
+    pub format: Option<ManifestType>,
     /// Do not print progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -173,11 +176,23 @@ pub struct PullArgs {
     /// The image to take from a multi-platform index: os/arch[/variant].
     #[arg(long, value_parser = parse_platform, conflicts_with = "all")]
     pub platform: Option<Platform>,
+    /// Manifest type to store (default: keep the registry's, byte for byte).
+    #[arg(long, short = 'f', value_enum, value_name = "TYPE")]
+    pub format: Option<ManifestType>,
     /// Do not print progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+impl ManifestType {
+    pub fn copy_format(t: Option<ManifestType>) -> crate::copy::ManifestFormat {
+        match t {
+            None => crate::copy::ManifestFormat::Keep,
+            Some(ManifestType::Oci) => crate::copy::ManifestFormat::Oci,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +209,13 @@ pub struct PushArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `--format` of copy and pull: the manifest type to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestType {
+    /// OCI (Docker schema 2 manifests and lists are converted).
+    Oci,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -225,7 +225,10 @@ mod tests {
         let e = read_all(&mut r).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         let msg = e.to_string();
-        assert!(msg.contains(HELLO) && msg.contains("actual sha256:"), "{msg}");
+        assert!(
+            msg.contains(HELLO) && msg.contains("actual sha256:"),
+            "{msg}"
+        );
     }
 
     #[test]

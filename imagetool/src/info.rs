@@ -22,7 +22,10 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    pub fn read(src: &dyn ImageSource, platform: Option<&Platform>) -> Result<ImageInfo, ImageError> {
+    pub fn read(
+        src: &dyn ImageSource,
+        platform: Option<&Platform>,
+    ) -> Result<ImageInfo, ImageError> {
         let what = src.describe();
         let top = src.manifest(None)?;
         media::check_declared(&top.bytes, &top.media_type, &what)?;
@@ -47,12 +50,11 @@ impl ImageInfo {
         };
         let parsed = media::parse_manifest(&manifest.bytes, &what)?;
         let config_bytes = read_small(src, parsed.config(), &what)?;
-        let config = serde_json::from_slice(&config_bytes).map_err(|e| {
-            ImageError::Unsupported {
+        let config =
+            serde_json::from_slice(&config_bytes).map_err(|e| ImageError::Unsupported {
                 image: what.clone(),
                 reason: format!("config {} is not valid JSON: {e}", parsed.config().digest()),
-            }
-        })?;
+            })?;
         Ok(ImageInfo {
             top,
             manifest,
@@ -91,7 +93,10 @@ fn read_small(
     if desc.size() > MAX_JSON_BLOB {
         return Err(ImageError::Unsupported {
             image: what.to_string(),
-            reason: format!("config {} is larger than {MAX_JSON_BLOB} bytes", desc.digest()),
+            reason: format!(
+                "config {} is larger than {MAX_JSON_BLOB} bytes",
+                desc.digest()
+            ),
         });
     }
     let mut r = src.blob(desc)?;

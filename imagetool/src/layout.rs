@@ -339,7 +339,9 @@ impl Layout {
         out.flush()
             .map_err(ImageError::io("write blob to", &tmp.path))?;
         drop(out);
-        tmp.file.sync_all().map_err(ImageError::io("fsync", &tmp.path))?;
+        tmp.file
+            .sync_all()
+            .map_err(ImageError::io("fsync", &tmp.path))?;
         fs::rename(&tmp.path, &final_path).map_err(ImageError::io("rename into", &final_path))?;
         tmp.keep = true;
         sync_dir(dir)
@@ -392,9 +394,7 @@ impl Layout {
     pub fn remove_blob(&self, digest: &Digest) -> Result<(), ImageError> {
         let path = self.blob_path(digest);
         match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(ImageError::io("remove", path)(e))
-            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ImageError::io("remove", path)(e)),
             _ => Ok(()),
         }
     }
@@ -461,11 +461,12 @@ impl Layout {
                 .open(&path)
             {
                 Ok(file) => {
-                    let file = Flock::lock(file, FlockArg::LockExclusiveNonblock)
-                        .map_err(|(_, source)| ImageError::Lock {
+                    let file = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(
+                        |(_, source)| ImageError::Lock {
                             path: path.clone(),
                             source,
-                        })?;
+                        },
+                    )?;
                     return Ok(TempFile {
                         path,
                         file,
@@ -484,7 +485,9 @@ impl Layout {
         (&*tmp.file)
             .write_all(bytes)
             .map_err(ImageError::io("write", &tmp.path))?;
-        tmp.file.sync_all().map_err(ImageError::io("fsync", &tmp.path))?;
+        tmp.file
+            .sync_all()
+            .map_err(ImageError::io("fsync", &tmp.path))?;
         fs::rename(&tmp.path, dest).map_err(ImageError::io("rename into", dest))?;
         tmp.keep = true;
         drop(tmp);
@@ -635,14 +638,14 @@ impl ImageSource for LayoutSource {
                 Some(self.top.media_type().as_ref()),
                 &self.describe,
             ),
-            Some(d) => read_manifest(&self.layout, d, None, None, &self.describe).map_err(
-                |e| match e {
+            Some(d) => {
+                read_manifest(&self.layout, d, None, None, &self.describe).map_err(|e| match e {
                     ImageError::BlobNotFound { image, digest } => {
                         ImageError::ManifestNotFound { image, digest }
                     }
                     e => e,
-                },
-            ),
+                })
+            }
         }
     }
 
@@ -714,7 +717,8 @@ impl ImageDestination for LayoutDestination {
                 }
             }
         }
-        self.layout.put_bytes(&manifest.descriptor(), &manifest.bytes)?;
+        self.layout
+            .put_bytes(&manifest.descriptor(), &manifest.bytes)?;
         if top {
             *self.top.lock().expect("not poisoned") = Some(manifest.clone());
         }
@@ -735,9 +739,13 @@ impl ImageDestination for LayoutDestination {
         layout.update_index(move |manifests| {
             match &name {
                 // A name points at one image: replace what it pointed at.
-                Some(n) => manifests.retain(|d| !ref_name(d).is_some_and(|r| layout.same_name(r, n))),
+                Some(n) => {
+                    manifests.retain(|d| !ref_name(d).is_some_and(|r| layout.same_name(r, n)))
+                }
                 // Unnamed: do not add the same image twice.
-                None => manifests.retain(|d| !(ref_name(d).is_none() && d.digest() == desc.digest())),
+                None => {
+                    manifests.retain(|d| !(ref_name(d).is_none() && d.digest() == desc.digest()))
+                }
             }
             manifests.push(desc);
             Ok(())
@@ -758,7 +766,11 @@ mod tests {
     use super::*;
 
     fn desc(bytes: &[u8]) -> Descriptor {
-        Descriptor::new(MediaType::ImageLayer, bytes.len() as u64, digest::sha256(bytes))
+        Descriptor::new(
+            MediaType::ImageLayer,
+            bytes.len() as u64,
+            digest::sha256(bytes),
+        )
     }
 
     fn tmp_files(l: &Layout) -> usize {
@@ -776,7 +788,9 @@ mod tests {
             LAYOUT_CONTENT
         );
         assert!(l.read_index().unwrap().manifests().is_empty());
-        let e = Layout::open(dir.path(), Mode::Plain).unwrap_err().to_string();
+        let e = Layout::open(dir.path(), Mode::Plain)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not an OCI image layout"), "{e}");
     }
 
@@ -811,7 +825,10 @@ mod tests {
         let d = desc(b"abc");
         l.put_blob(&d, &mut &b"abc"[..]).unwrap();
         fs::write(l.blob_path(d.digest()), b"abd").unwrap();
-        let e = l.read_blob(d.digest(), Some(3), "img").unwrap_err().to_string();
+        let e = l
+            .read_blob(d.digest(), Some(3), "img")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("digest mismatch") && e.contains("img"), "{e}");
     }
 

@@ -172,7 +172,9 @@ mod tests {
         assert_eq!(kind(DOCKER_MANIFEST, "x").unwrap(), Kind::Manifest);
         assert_eq!(kind(OCI_INDEX, "x").unwrap(), Kind::Index);
         assert_eq!(kind(DOCKER_LIST, "x").unwrap(), Kind::Index);
-        let e = kind(DOCKER_SCHEMA1_SIGNED, "busybox").unwrap_err().to_string();
+        let e = kind(DOCKER_SCHEMA1_SIGNED, "busybox")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("busybox") && e.contains("schema 1"), "{e}");
         let e = kind("text/plain", "busybox").unwrap_err().to_string();
         assert!(e.contains("text/plain"), "{e}");
@@ -205,7 +207,9 @@ mod tests {
     fn refuses_disagreeing_media_types() {
         let m = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
         check_declared(m, OCI_INDEX, "x").unwrap();
-        let e = check_declared(m, OCI_MANIFEST, "x").unwrap_err().to_string();
+        let e = check_declared(m, OCI_MANIFEST, "x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("declares"), "{e}");
         // No mediaType: the shape must fit the served type.
         let m = br#"{"schemaVersion":2,"manifests":[]}"#;

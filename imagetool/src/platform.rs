@@ -7,7 +7,9 @@ use oci_spec::image::{Descriptor, ImageIndex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
-    #[error("invalid platform {value:?}: {reason} (expected os/arch[/variant], e.g. linux/arm64/v8)")]
+    #[error(
+        "invalid platform {value:?}: {reason} (expected os/arch[/variant], e.g. linux/arm64/v8)"
+    )]
     Invalid { value: String, reason: &'static str },
     #[error("{what}: no image for platform {wanted} in the index (it has: {available})")]
     NoMatch {
@@ -190,7 +192,14 @@ mod tests {
         assert_eq!(p.variant.as_deref(), Some("v6"));
         let p: Platform = "linux/arm".parse().unwrap();
         assert_eq!(p.to_string(), "linux/arm/v7");
-        for bad in ["linux", "linux/", "/amd64", "linux/amd64/v1/x", "Linux/amd64", ""] {
+        for bad in [
+            "linux",
+            "linux/",
+            "/amd64",
+            "linux/amd64/v1/x",
+            "Linux/amd64",
+            "",
+        ] {
             let e = bad.parse::<Platform>().unwrap_err().to_string();
             assert!(e.contains(&format!("{bad:?}")), "{e}");
         }

@@ -99,7 +99,8 @@ pub struct GcReport {
 
 impl GcReport {
     pub fn freed(&self) -> u64 {
-        self.blobs.iter().map(|b| b.1).sum::<u64>() + self.temp_files.iter().map(|t| t.1).sum::<u64>()
+        self.blobs.iter().map(|b| b.1).sum::<u64>()
+            + self.temp_files.iter().map(|t| t.1).sum::<u64>()
     }
 }
 
@@ -179,7 +180,11 @@ impl Store {
                 _ => {
                     return Err(StoreError::Ambiguous {
                         input: input.to_string(),
-                        matches: hits.iter().map(|i| i.display()).collect::<Vec<_>>().join(", "),
+                        matches: hits
+                            .iter()
+                            .map(|i| i.display())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     })
                 }
             }
@@ -237,7 +242,8 @@ impl Store {
                     image: input.to_string(),
                 });
             }
-            manifests.retain(|m| !layout::ref_name(m).is_some_and(|r| layout.same_name(r, &new_name)));
+            manifests
+                .retain(|m| !layout::ref_name(m).is_some_and(|r| layout.same_name(r, &new_name)));
             manifests.push(d);
             Ok(())
         })?;
@@ -405,7 +411,11 @@ impl Store {
     }
 
     /// The single-image manifest of an entry for `platform`.
-    fn image_manifest(&self, img: &StoredImage, platform: &Platform) -> Result<Manifest, StoreError> {
+    fn image_manifest(
+        &self,
+        img: &StoredImage,
+        platform: &Platform,
+    ) -> Result<Manifest, StoreError> {
         let name = img.display();
         let d = &img.descriptor;
         let top = layout::read_manifest(

@@ -208,7 +208,10 @@ mod tests {
         assert!(err("oci:").contains("no directory"));
         assert!(err("oci:/x:").contains("empty reference"));
         let e = err("oci:/x:a b");
-        assert!(e.contains("\"oci:/x:a b\"") && e.contains("reference"), "{e}");
+        assert!(
+            e.contains("\"oci:/x:a b\"") && e.contains("reference"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -226,7 +229,10 @@ mod tests {
             "localhost:5000/app:latest"
         );
         let e = err("docker-archive:/x.tar");
-        assert!(e.contains("docker-archive") && e.contains("not supported"), "{e}");
+        assert!(
+            e.contains("docker-archive") && e.contains("not supported"),
+            "{e}"
+        );
         assert!(err("").contains("empty"));
         assert!(err("Busybox").contains("\"Busybox\""));
     }
@@ -243,7 +249,9 @@ mod tests {
         ] {
             assert!(valid_ref_name(ok), "{ok}");
         }
-        for bad in ["", "/a", "a/", "a//b", "-a", "a-", "a b", "a..b", "a---b", "a$"] {
+        for bad in [
+            "", "/a", "a/", "a//b", "-a", "a-", "a b", "a..b", "a---b", "a$",
+        ] {
             assert!(!valid_ref_name(bad), "{bad}");
         }
     }

@@ -3,6 +3,7 @@ use std::path::Path;
 
 use super::{open_destination, open_source, CommandError, Ctx};
 use crate::cli::CopyArgs;
+use crate::cli::ManifestType;
 use crate::copy::{self, CopyOptions, CopyReport};
 use crate::transport::ImageRef;
 
@@ -15,6 +16,7 @@ pub fn run(ctx: &Ctx, args: &CopyArgs) -> Result<(), CommandError> {
         platform: args.platform.clone(),
         all: args.all,
         progress: ctx.progress && !args.quiet,
+        format: ManifestType::copy_format(args.format),
     };
     let report = copy::copy(&*src, &*dst, &opts)?;
     if let Some(file) = &args.digestfile {
@@ -25,6 +27,10 @@ pub fn run(ctx: &Ctx, args: &CopyArgs) -> Result<(), CommandError> {
 
 /// skopeo's `--digestfile`: the digest, no newline.
 pub fn write_digestfile(file: &Path, report: &CopyReport) -> Result<(), CommandError> {
-    let digest = report.digest.as_ref().map(|d| d.to_string()).unwrap_or_default();
+    let digest = report
+        .digest
+        .as_ref()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     std::fs::write(file, digest).map_err(CommandError::io("write", file))
 }

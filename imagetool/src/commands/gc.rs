@@ -16,7 +16,10 @@ pub fn run(ctx: &Ctx) -> Result<(), CommandError> {
 pub fn print_report(report: &GcReport, prefix: &str) -> Result<(), CommandError> {
     let mut text = String::new();
     for (digest, size) in &report.blobs {
-        text.push_str(&format!("{prefix}{digest} ({})\n", units::human_size(*size)));
+        text.push_str(&format!(
+            "{prefix}{digest} ({})\n",
+            units::human_size(*size)
+        ));
     }
     for (path, size) in &report.temp_files {
         text.push_str(&format!(

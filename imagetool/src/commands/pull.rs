@@ -1,6 +1,7 @@
 //! `pull NAME`: copy docker://NAME into the store as NAME; prints the
 //! digest of the stored manifest.
 use super::{open_destination, open_source, out, CommandError, Ctx};
+use crate::cli::ManifestType;
 use crate::cli::PullArgs;
 use crate::copy::{self, CopyOptions};
 use crate::reference::ImageName;
@@ -19,6 +20,7 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> Result<(), CommandError> {
         platform: args.platform.clone(),
         all: args.all,
         progress: ctx.progress && !args.quiet,
+        format: ManifestType::copy_format(args.format),
     };
     let report = copy::copy(&*src, &*dst, &opts)?;
     match report.digest {

@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> Result<(), CommandError> {
         platform: None,
         all: true,
         progress: ctx.progress && !args.quiet,
+        format: Default::default(),
     };
     let report = copy::copy(&src, &*dst, &opts)?;
     if let Some(file) = &args.digestfile {

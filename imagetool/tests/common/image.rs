@@ -188,7 +188,11 @@ impl Tar {
         put(&mut h, 108, b"0000000\0");
         put(&mut h, 116, b"0000000\0");
         put(&mut h, 124, format!("{size:011o}\0").as_bytes());
-        put(&mut h, 136, format!("{:011o}\0", 1_704_164_645u64).as_bytes());
+        put(
+            &mut h,
+            136,
+            format!("{:011o}\0", 1_704_164_645u64).as_bytes(),
+        );
         put(&mut h, 148, b"        ");
         h[156] = kind;
         put(&mut h, 157, link.as_bytes());
@@ -202,7 +206,13 @@ impl Tar {
     }
 
     pub fn dir(&mut self, name: &str) -> &mut Tar {
-        self.header(&format!("{}/", name.trim_end_matches('/')), 0o755, 0, b'5', "");
+        self.header(
+            &format!("{}/", name.trim_end_matches('/')),
+            0o755,
+            0,
+            b'5',
+            "",
+        );
         self
     }
 
@@ -262,7 +272,11 @@ pub fn busybox_layer() -> Vec<u8> {
 pub fn small_layer(tag: &str) -> Vec<u8> {
     let mut t = Tar::new();
     t.dir("etc")
-        .file("etc/hello.txt", 0o644, format!("hello from {tag}\n").as_bytes())
+        .file(
+            "etc/hello.txt",
+            0o644,
+            format!("hello from {tag}\n").as_bytes(),
+        )
         .dir("srv");
     t.finish()
 }
@@ -435,7 +449,9 @@ pub fn berth_image(store: &Path, args: &[&str]) -> Run {
 /// Every file under `dir` (relative paths with sizes), for "nothing changed" checks.
 pub fn snapshot(dir: &Path) -> Vec<(String, u64)> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for e in entries {
             let e = e.unwrap();
             let p = e.path();
