@@ -35,6 +35,13 @@ pub enum ImageError {
         digest: Digest,
         source: std::io::Error,
     },
+    /// Storing a blob failed on the destination's side (e.g. a full disk).
+    #[error("storing blob {digest} in {}: {source}", .path.display())]
+    Write {
+        digest: Digest,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{image}: manifest {digest} does not match its descriptor: {reason}")]
     ManifestMismatch {
         image: String,

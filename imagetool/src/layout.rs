@@ -321,6 +321,11 @@ impl Layout {
         let mut verified = VerifyingReader::new(reader, digest, Some(desc.size()))?;
         let mut out = BufWriter::with_capacity(256 * 1024, &*tmp.file);
         let mut buf = vec![0u8; 128 * 1024];
+        let write_err = |source| ImageError::Write {
+            digest: digest.clone(),
+            path: self.root.clone(),
+            source,
+        };
         loop {
             let n = match verified.read(&mut buf) {
                 Ok(0) => break,
@@ -333,15 +338,11 @@ impl Layout {
                     })
                 }
             };
-            out.write_all(&buf[..n])
-                .map_err(ImageError::io("write blob to", &tmp.path))?;
+            out.write_all(&buf[..n]).map_err(write_err)?;
         }
-        out.flush()
-            .map_err(ImageError::io("write blob to", &tmp.path))?;
+        out.flush().map_err(write_err)?;
         drop(out);
-        tmp.file
-            .sync_all()
-            .map_err(ImageError::io("fsync", &tmp.path))?;
+        tmp.file.sync_all().map_err(write_err)?;
         fs::rename(&tmp.path, &final_path).map_err(ImageError::io("rename into", &final_path))?;
         tmp.keep = true;
         sync_dir(dir)
