@@ -123,6 +123,15 @@ impl Layout {
     /// `index.json` if they are missing.
     pub fn create(root: &Path, mode: Mode) -> Result<Layout, ImageError> {
         let layout = Layout::new(root, mode);
+        // Never turn a directory holding something else into a layout.
+        if let Ok(mut entries) = fs::read_dir(root) {
+            if !root.join(LAYOUT_FILE).exists() && entries.next().is_some() {
+                return Err(ImageError::NotLayout {
+                    path: root.to_path_buf(),
+                    reason: format!("the directory is not empty and has no {LAYOUT_FILE}"),
+                });
+            }
+        }
         fs::create_dir_all(root).map_err(ImageError::io("create directory", root))?;
         fs::create_dir_all(root.join(BLOBS_DIR))
             .map_err(ImageError::io("create directory", root.join(BLOBS_DIR)))?;

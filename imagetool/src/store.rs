@@ -40,17 +40,32 @@ pub enum StoreError {
 
 /// Where the store lives when neither `--store` nor `$BERTH_IMAGE_STORE` say.
 pub fn default_root() -> Result<PathBuf, StoreError> {
-    if nix::unistd::geteuid().is_root() {
+    root_for(
+        nix::unistd::geteuid().is_root(),
+        std::env::var_os("XDG_DATA_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
+/// `/var/lib/berth/images` for root, else `$XDG_DATA_HOME/berth/images`,
+/// else `$HOME/.local/share/berth/images` (relative values are ignored, as
+/// the XDG spec says).
+pub fn root_for(
+    is_root: bool,
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Result<PathBuf, StoreError> {
+    if is_root {
         return Ok(PathBuf::from(ROOT_STORE));
     }
     let absolute = |v: std::ffi::OsString| {
         let p = PathBuf::from(v);
         p.is_absolute().then_some(p)
     };
-    if let Some(data) = std::env::var_os("XDG_DATA_HOME").and_then(absolute) {
+    if let Some(data) = xdg_data_home.and_then(absolute) {
         return Ok(data.join("berth/images"));
     }
-    match std::env::var_os("HOME").and_then(absolute) {
+    match home.and_then(absolute) {
         Some(home) => Ok(home.join(".local/share/berth/images")),
         None => Err(StoreError::NoHome),
     }
@@ -294,7 +309,7 @@ impl Store {
         let _index = self.layout.lock(LockKind::Index, LockMode::Exclusive)?;
         let mut keep = HashSet::new();
         for img in self.layout.read_index()?.manifests() {
-            self.reach(img, &img.digest().to_string(), &mut keep, 0)?;
+            self.reach(img, img.digest().as_ref(), &mut keep, 0)?;
         }
         let mut report = GcReport::default();
         for (digest, size) in self.layout.list_blobs()? {
@@ -439,5 +454,35 @@ impl Store {
                 )?)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_roots() {
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(
+            root_for(true, os("/x"), os("/h")).unwrap(),
+            PathBuf::from(ROOT_STORE)
+        );
+        assert_eq!(
+            root_for(false, os("/x"), os("/h")).unwrap(),
+            PathBuf::from("/x/berth/images")
+        );
+        assert_eq!(
+            root_for(false, os("rel"), os("/h")).unwrap(),
+            PathBuf::from("/h/.local/share/berth/images")
+        );
+        assert_eq!(
+            root_for(false, None, os("/h")).unwrap(),
+            PathBuf::from("/h/.local/share/berth/images")
+        );
+        assert!(matches!(
+            root_for(false, None, None),
+            Err(StoreError::NoHome)
+        ));
     }
 }

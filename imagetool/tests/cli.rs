@@ -653,3 +653,41 @@ fn format_oci_converts_docker_images() {
         o["manifests"][0]["digest"].as_str().unwrap()
     );
 }
+
+#[test]
+fn store_from_the_environment() {
+    let env = Env::new();
+    img::busybox_layout(&env.path("src"), "v1", Flavor::Oci);
+    let run = |args: &[&str], store: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_berth-image"))
+            .args(args)
+            .env("BERTH_IMAGE_STORE", store)
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        &["copy", &env.oci("src", "v1"), "fromenv"],
+        &env.path("envstore"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        store_entries(&env.path("envstore"))[0].0,
+        "docker.io/library/fromenv:latest"
+    );
+    // --store wins over the environment.
+    let out = run(
+        &["--store", env.store().to_str().unwrap(), "images", "-q"],
+        &env.path("envstore"),
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"");
+    // A directory that holds other things is never made a store.
+    fs::create_dir_all(env.path("busy")).unwrap();
+    fs::write(env.path("busy/file"), "x").unwrap();
+    let r = berth_image(&env.path("busy"), &["images"]).fails(1);
+    assert!(r.stderr.contains("not empty"), "{r:?}");
+}

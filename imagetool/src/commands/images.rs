@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{out, CommandError, Ctx};
 use crate::cli::{Format, ImagesArgs};
 use crate::digest;
+use crate::layout::{LockKind, LockMode};
 use crate::units;
 
 #[derive(Debug, Serialize)]
@@ -29,6 +30,8 @@ struct Row {
 
 pub fn run(ctx: &Ctx, args: &ImagesArgs) -> Result<(), CommandError> {
     let store = ctx.store()?;
+    // Hold off gc while image contents are read.
+    let _blobs = store.layout().lock(LockKind::Blobs, LockMode::Shared)?;
     let mut rows = Vec::new();
     for img in store.list()? {
         let summary = store.summary(&img)?;
