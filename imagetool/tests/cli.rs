@@ -519,6 +519,9 @@ fn malformed_locations_are_usage_errors() {
         assert_eq!(r.stdout, "");
     }
     assert_eq!(env.run(&["--help"]).ok().stderr, "");
+    // No command: help on stderr, usage exit status.
+    let r = env.run(&[]).fails(2);
+    assert!(r.stderr.contains("Usage:") && r.stdout.is_empty(), "{r:?}");
 }
 
 #[test]
