@@ -1,5 +1,25 @@
-//! berth-image: registries, OCI layouts, archives, bundles.
+//! berth-image: copy images between registries, OCI image layouts and the
+//! local store, skopeo-style, and manage the store.
+//!
+//! The binary (`main.rs`) parses the command line and calls
+//! [`commands::dispatch`]; the rest is here, one module per concern:
+//! names ([`reference`], [`transport`]), content ([`digest`], [`media`],
+//! [`platform`]), the transfer traits ([`image`]) and their
+//! implementations ([`layout`], [`store`]), and [`copy`] over them.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod commands;
+pub mod copy;
+pub mod digest;
+pub mod docker;
+pub mod image;
+pub mod info;
+pub mod layout;
+pub mod media;
+pub mod platform;
+pub mod reference;
 pub mod registry;
+pub mod store;
+pub mod transport;
+pub mod units;

@@ -13,7 +13,7 @@ use oci_spec::image::MediaType;
 use serde_json::json;
 
 use common::certs::TestPki;
-use common::image::{desc, opts, pseudo_random, push_image, read_all, with_creds};
+use common::client_data::{desc, opts, pseudo_random, push_image, read_all, with_creds};
 use common::mini_registry::{Auth, MiniRegistry, Tls};
 use common::token_server::{TokenServer, ISSUER, SERVICE};
 

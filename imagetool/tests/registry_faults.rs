@@ -14,8 +14,8 @@ use berth_image::registry::{Client, RegistryError};
 use oci_spec::image::MediaType;
 use serde_json::json;
 
+use common::client_data::{desc, opts, pseudo_random, read_all, with_creds};
 use common::fake::{FakeServer, Response};
-use common::image::{desc, opts, pseudo_random, read_all, with_creds};
 
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 

@@ -1,13 +1,14 @@
 //! Shared helpers for berth-image's integration tests (`mod common;` in a test file):
 //! the registry fixture ([`registry`]: plain, htpasswd and token registries, a fault
-//! proxy), test images ([`images`]), and the registry client's own harness
-//! ([`mini_registry`], [`token_server`], [`fake`] for behaviours a real registry will
-//! not produce on demand, [`certs`]).
+//! proxy), test images ([`images`] for registries, [`image`] for layouts and the CLI),
+//! and the registry client's own harness ([`mini_registry`], [`token_server`], [`fake`]
+//! for behaviours a real registry will not produce on demand, [`certs`], [`client_data`]).
 //!
 //! Each test binary uses only part of these helpers, so dead-code warnings are off here.
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod client_data;
 pub mod fake;
 pub mod image;
 pub mod images;
