@@ -65,6 +65,7 @@ fn from_hex(alg: &str, bytes: &[u8]) -> Digest {
 }
 
 /// An incremental hash for one of the supported algorithms.
+#[derive(Clone)]
 pub enum Hasher {
     Sha256(Sha256),
     Sha384(Sha384),

@@ -9,7 +9,6 @@ use reqwest::Method;
 use super::blob_reader::BlobReader;
 use super::challenge::Scope;
 use super::client::Client;
-use super::digest::Hasher;
 use super::name::validate_repository;
 use super::transport::{drain, Req};
 use super::url::{redact, resolve};
@@ -31,7 +30,7 @@ impl Client {
     ) -> Result<Box<dyn Read + Send>, RegistryError> {
         let inner = &self.inner;
         let digest = desc.digest().clone();
-        let hasher = Hasher::new(digest.algorithm())?;
+        let hasher = super::digest::hasher(digest.algorithm())?;
         let url = inner.url(&blob_path(repo, &digest)?)?;
         let scope = Scope::pull(repo);
         let mut req = Req::new(Method::GET, url.clone(), &scope);

@@ -13,7 +13,7 @@ use reqwest::{Method, Url};
 use super::blob::blob_path;
 use super::challenge::Scope;
 use super::client::{Client, Inner};
-use super::digest::{self, Hasher};
+use super::digest;
 use super::manifest::CONTENT_DIGEST;
 use super::name::validate_repository;
 use super::transport::{drain, Req};
@@ -133,7 +133,7 @@ impl Client {
         let inner = &*self.inner;
         validate_repository(repo)?;
         blob_path(repo, desc.digest())?;
-        let mut hasher = Hasher::new(desc.digest().algorithm())?;
+        let mut hasher = digest::hasher(desc.digest().algorithm())?;
         let read_err = |source| RegistryError::ReadData {
             digest: desc.digest().to_string(),
             source,
