@@ -5,9 +5,11 @@
 //! [`commands::dispatch`]; the rest is here, one module per concern:
 //! names ([`reference`], [`transport`]), content ([`digest`], [`media`],
 //! [`platform`]), the transfer traits ([`image`]) and their
-//! implementations ([`layout`], [`store`]), and [`copy`] over them.
+//! implementations ([`layout`], [`store`]), and [`copy`] over them;
+//! [`bundle`] turns an image into a runtime bundle.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod copy;
