@@ -15,6 +15,7 @@ pub use super::image::Run;
 /// One berth-image "user": a store and a private home.
 pub struct Berth {
     dir: tempfile::TempDir,
+    store: Option<PathBuf>,
 }
 
 impl Default for Berth {
@@ -32,7 +33,15 @@ impl Berth {
         for d in ["home", "run", "config"] {
             fs::create_dir(dir.path().join(d)).unwrap();
         }
-        Berth { dir }
+        Berth { dir, store: None }
+    }
+
+    /// A Berth whose store is `store` (e.g. on a small tmpfs).
+    pub fn with_store(store: &Path) -> Berth {
+        Berth {
+            store: Some(store.to_path_buf()),
+            ..Berth::new()
+        }
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -41,7 +50,7 @@ impl Berth {
 
     /// The store (`--store`).
     pub fn store(&self) -> PathBuf {
-        self.path("store")
+        self.store.clone().unwrap_or_else(|| self.path("store"))
     }
 
     /// `REGISTRY_AUTH_FILE` of every run (it need not exist).
