@@ -28,6 +28,8 @@ pub(crate) struct Failure {
     pub reason: String,
     pub refused: bool,
     pub retriable: bool,
+    /// The answer to our TLS ClientHello was not TLS (a plain-HTTP server).
+    pub not_tls: bool,
 }
 
 impl Inner {
@@ -171,10 +173,14 @@ fn failure(e: &reqwest::Error) -> Failure {
     if e.is_timeout() && !reason.contains("timed out") {
         reason = format!("timed out ({reason})");
     }
+    // rustls: "received corrupt message of type InvalidContentType"; not
+    // transient, so not retried either.
+    let not_tls = reason.contains("InvalidContentType");
     Failure {
         reason,
         refused,
-        retriable: !tls && !e.is_builder() && !e.is_redirect(),
+        retriable: !tls && !not_tls && !e.is_builder() && !e.is_redirect(),
+        not_tls,
     }
 }
 

@@ -71,6 +71,12 @@ impl Inner {
                     }
                 }
             }
+            Err(f) if f.not_tls => {
+                return Err(unreachable(format!(
+                    "HTTPS is required and the server does not speak TLS ({}); a plain-HTTP registry needs --tls-verify=false",
+                    f.reason
+                )))
+            }
             Err(f) => return Err(unreachable(f.reason)),
         };
         *ep = Some(chosen.clone());
@@ -92,6 +98,7 @@ impl Inner {
             reason: e.to_string(),
             refused: false,
             retriable: false,
+            not_tls: false,
         })?;
         // With a plain-HTTP fallback to try, a failed HTTPS attempt is not retried.
         let retry = if base.scheme() == "https" && self.sec.allow_http {
@@ -117,6 +124,7 @@ impl Inner {
                 reason: format!("GET /v2/ over plain HTTP answered {}", StatusText(status)),
                 refused: false,
                 retriable: false,
+                not_tls: false,
             });
         }
         if status == 401 {
