@@ -835,9 +835,18 @@ fn tls_verify_flags() {
     let name = format!("{host}/e2e/tls:v1");
     let b = Berth::new();
     for flag in ["--tls-verify", "--tls-verify=true"] {
+        let start = std::time::Instant::now();
         let r = b.run(&["pull", flag, &name]).fails(1);
+        // A server that does not speak TLS is not retried (backoff would take 3 s).
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "took {:?}",
+            start.elapsed()
+        );
         assert!(r.stderr.contains(&host), "{r:?}");
         assert!(r.stderr.contains("not reachable"), "{r:?}");
+        assert!(r.stderr.contains("does not speak TLS"), "{r:?}");
+        assert!(r.stderr.contains("--tls-verify=false"), "{r:?}");
         assert!(b.names().is_empty());
     }
     let r = b.run(&["pull", "--tls-verify=false", &name]).ok();
@@ -879,4 +888,156 @@ fn tls_verify_flags() {
         &format!("{host}/e2e/tls"),
     ])
     .ok();
+}
+
+// ------------------------------------------------------------- more round trips
+
+/// Pulling an image the store already has downloads no blob; a pull by
+/// digest stores a digest-only name; a moved tag moves the stored name.
+#[test]
+fn repull_by_tag_and_digest() {
+    let reg = Registry::start(Kind::Plain);
+    let proxy = FaultProxy::start(&reg.host());
+    let p = proxy.host();
+    let layout = busybox_image();
+    push_with_skopeo(&layout, &reg, "e2e/re:v1", Format::Oci);
+    let b = Berth::new();
+    let name = format!("{p}/e2e/re:v1");
+    let top = layout.top_digest().to_string();
+    assert_eq!(b.run(&["pull", &name]).ok().stdout.trim(), top);
+    let first = proxy.events().len();
+    let blob_gets = |from: usize| {
+        proxy.events()[from..]
+            .iter()
+            .filter(|e| e.method == "GET" && e.path.contains("/blobs/"))
+            .count()
+    };
+    assert_eq!(blob_gets(0), 6);
+    let index = b.index_bytes();
+    assert_eq!(b.run(&["pull", &name]).ok().stdout.trim(), top);
+    assert_eq!(blob_gets(first), 0, "a second pull downloads nothing");
+    assert_eq!(b.index_bytes(), index, "the same image under the same name");
+
+    // By digest: a digest-only name, the same content.
+    let by_digest = format!("{p}/e2e/re@{top}");
+    assert_eq!(b.run(&["pull", &by_digest]).ok().stdout.trim(), top);
+    assert_eq!(b.names(), [name.clone(), by_digest.clone()]);
+    assert_eq!(
+        b.run(&["inspect", "--raw", &by_digest])
+            .ok()
+            .stdout
+            .as_bytes(),
+        &layout_blob(&layout, &top)[..]
+    );
+
+    // The tag moves to another image: the pull moves the name.
+    let other = common::images::busybox_image_with(&common::images::ImageOptions {
+        random_size: 4096,
+        seed: 7,
+    });
+    push_with_skopeo(&other, &reg, "e2e/re:v1", Format::Oci);
+    assert_eq!(
+        b.run(&["pull", &name]).ok().stdout.trim(),
+        other.top_digest()
+    );
+    let info = json(b.run(&["inspect", &name]).ok().stdout);
+    assert_eq!(info["Digest"], other.top_digest());
+    // The old image is still there by digest.
+    let info = json(b.run(&["inspect", &by_digest]).ok().stdout);
+    assert_eq!(info["Digest"], top.as_str());
+}
+
+/// `copy --all` of a Docker manifest list from a token registry to an
+/// htpasswd registry (no mount possible: blobs are streamed), each side with
+/// its own credentials; skopeo then reads the same list and images.
+#[test]
+fn copy_between_registries_with_credentials() {
+    let src = Registry::start(Kind::token("sam", "Src-pa55"));
+    let dst = Registry::start(Kind::htpasswd("dan", "Dst-pa55"));
+    let multi = multiplatform_image();
+    push_with_skopeo(&multi, &src, "e2e/list:v1", Format::V2s2);
+    let list = skopeo_inspect_raw(&src, "e2e/list:v1");
+    assert_eq!(json(&list)["mediaType"], img::DOCKER_LIST);
+    let b = Berth::new();
+    let from = format!("docker://{}/e2e/list:v1", src.host());
+    let to = format!("docker://{}/mirror/list:v1", dst.host());
+    let digestfile = b.path("digest");
+    let r = b
+        .run(&[
+            "copy",
+            "--all",
+            "--src-creds",
+            &creds_arg(&src),
+            "--dest-creds",
+            &creds_arg(&dst),
+            "--digestfile",
+            digestfile.to_str().unwrap(),
+            &from,
+            &to,
+        ])
+        .ok();
+    assert_not_shown(&r, "Src-pa55");
+    assert_not_shown(&r, "Dst-pa55");
+    assert_eq!(fs::read_to_string(&digestfile).unwrap(), sha256(&list));
+    assert_eq!(skopeo_inspect_raw(&dst, "mirror/list:v1"), list);
+    for arch in ["amd64", "arm64"] {
+        let child = index_entry(&list, arch);
+        assert_eq!(
+            skopeo_inspect_raw(&dst, &format!("mirror/list@{child}")),
+            skopeo_inspect_raw(&src, &format!("e2e/list@{child}"))
+        );
+    }
+    let pulled = b.path("check");
+    skopeo_pull_dir(&dst, "mirror/list:v1", &pulled);
+    assert_eq!(fs::read(pulled.join("manifest.json")).unwrap(), list);
+
+    // Credentials swapped: the source refuses them, naming the source.
+    let r = b
+        .run(&[
+            "copy",
+            "--all",
+            "--src-creds",
+            &creds_arg(&dst),
+            "--dest-creds",
+            &creds_arg(&src),
+            &from,
+            &to,
+        ])
+        .fails(1);
+    assert!(r.stderr.contains(&from), "{r:?}");
+    assert!(r.stderr.contains("wrong username or password"), "{r:?}");
+    assert_not_shown(&r, "Src-pa55");
+    assert_not_shown(&r, "Dst-pa55");
+}
+
+/// `inspect docker://` of a multi-platform index matches skopeo's (the
+/// host's image described, the index's digest).
+#[test]
+fn inspect_an_index_matches_skopeo() {
+    let reg = Registry::start(Kind::Plain);
+    let multi = multiplatform_image();
+    push_with_skopeo(&multi, &reg, "e2e/idx:v1", Format::Oci);
+    let image = format!("docker://{}/e2e/idx:v1", reg.host());
+    let b = Berth::new();
+    let mut ours = json(b.run(&["inspect", &image]).ok().stdout);
+    let theirs = skopeo(&reg, &["inspect", "--tls-verify=false", &image]);
+    assert!(theirs.ok(), "{}", theirs.stderr);
+    let theirs = json(&theirs.stdout);
+    if theirs.get("LayersData").is_none() {
+        ours.as_object_mut().unwrap().remove("LayersData");
+    }
+    assert_eq!(ours, theirs);
+    assert_eq!(ours["Digest"], multi.top_digest());
+    // --platform picks the other image; --raw is the index.
+    let arm = json(
+        b.run(&["inspect", "--platform", "linux/arm64", &image])
+            .ok()
+            .stdout,
+    );
+    assert_eq!(arm["Architecture"], "arm64");
+    assert_eq!(arm["Variant"], "v8");
+    assert_eq!(
+        b.run(&["inspect", "--raw", &image]).ok().stdout.as_bytes(),
+        &skopeo_inspect_raw(&reg, "e2e/idx:v1")[..]
+    );
 }
