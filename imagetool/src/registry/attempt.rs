@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::thread::sleep;
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, Url};
@@ -40,7 +41,7 @@ impl Inner {
         method: &Method,
         url: &Url,
         headers: &HeaderMap,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
         auth: Option<&str>,
         timeout: Option<Duration>,
         retry: TransportRetry,
@@ -55,7 +56,7 @@ impl Inner {
                 rb = rb.header(AUTHORIZATION, a);
             }
             if let Some(b) = body {
-                rb = rb.body(b.to_vec());
+                rb = rb.body(b.clone());
             }
             if let Some(t) = timeout {
                 rb = rb.timeout(t);

@@ -4,6 +4,8 @@
 //! `attempt.rs`.
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use reqwest::blocking::Response;
 use reqwest::header::{HeaderMap, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Url};
@@ -24,7 +26,8 @@ pub(crate) struct Req<'a> {
     pub method: Method,
     pub url: Url,
     pub headers: HeaderMap,
-    pub body: Option<&'a [u8]>,
+    /// Shared, so a retried request re-sends it without copying.
+    pub body: Option<Bytes>,
     pub scope: &'a Scope,
     pub timeout: Option<Duration>,
 }
@@ -164,7 +167,7 @@ impl Inner {
                     &req.method,
                     &url,
                     &req.headers,
-                    req.body,
+                    req.body.as_ref(),
                     auth.as_deref(),
                     req.timeout,
                     TransportRetry::Always,
