@@ -22,6 +22,10 @@ use super::transport::{drain, Req};
 use super::url::{redact, resolve, with_param};
 use super::RegistryError;
 
+/// The `what` of a size or digest mismatch of the data given to
+/// [`Client::put_blob`] (the caller's data, not the registry, was wrong).
+pub const UPLOAD_DATA: &str = "data to upload";
+
 /// Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size.
 pub const CHUNK: usize = 16 * 1024 * 1024;
 
@@ -136,7 +140,9 @@ impl Client {
         let next_chunk = |data: &mut dyn Read, sent: u64| {
             let left = desc.size().saturating_sub(sent);
             let mut chunk = Vec::with_capacity(left.min(CHUNK as u64) as usize);
-            fill(data, &mut chunk, CHUNK).map(|_| chunk).map_err(read_err)
+            fill(data, &mut chunk, CHUNK)
+                .map(|_| chunk)
+                .map_err(read_err)
         };
         let mut chunk = next_chunk(data, 0)?;
 
@@ -173,7 +179,7 @@ impl Client {
             let url = redact(&up.location);
             if total != desc.size() {
                 return Err(RegistryError::SizeMismatch {
-                    what: "data to upload",
+                    what: UPLOAD_DATA,
                     url,
                     expected: desc.size(),
                     actual: total,
@@ -182,7 +188,7 @@ impl Client {
             let actual = hasher.clone().finish();
             if &actual != desc.digest() {
                 return Err(RegistryError::DigestMismatch {
-                    what: "data to upload",
+                    what: UPLOAD_DATA,
                     url,
                     expected: desc.digest().to_string(),
                     actual: actual.to_string(),
