@@ -788,7 +788,10 @@ fn anonymous_pull_but_not_push() {
         .fails(1);
     assert!(r.stderr.contains(&host), "{r:?}");
     assert!(r.stderr.contains("requires authentication"), "{r:?}");
-    assert!(r.stderr.contains(&format!("berth-image login {host}")), "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("berth-image login {host}")),
+        "{r:?}"
+    );
     assert!(r.stderr.contains("e2e/mine"), "{r:?}");
     // Nothing was tagged.
     let tags = skopeo(

@@ -548,3 +548,90 @@ fn full_disk_during_pull() {
     b.run(&["inspect", "small:v1"]).ok();
     drop(tmpfs);
 }
+
+/// A stored blob that rotted on disk is refused on push: the error names the
+/// stored image and the blob, the registry never gets that blob or the tag.
+#[test]
+fn corrupt_store_blob_is_not_pushed() {
+    let reg = Registry::start(Kind::Plain);
+    let host = reg.host();
+    let b = Berth::new();
+    let layout = busybox_image();
+    b.run(&["copy", &layout.oci_ref(), "app:v1"]).ok();
+    let big = layout.images[0]
+        .layers
+        .iter()
+        .max_by_key(|l| l.size)
+        .unwrap()
+        .digest
+        .clone();
+    let path = common::berth::blob_file(&b.store(), &big);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[1000] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+    let r = b
+        .run(&["push", "app:v1", &format!("{host}/e2e/app:v1")])
+        .fails(1);
+    assert_mentions(&r, &["docker.io/library/app:v1", &big]);
+    assert!(
+        r.stderr.contains("digest") || r.stderr.contains("corrupt"),
+        "{r:#?}"
+    );
+    let hex = big.strip_prefix("sha256:").unwrap();
+    let stored = reg
+        .storage_dir()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex);
+    assert!(!stored.exists(), "the registry got the corrupt blob");
+    let tags = common::images::skopeo(
+        &reg,
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{host}/e2e/app"),
+        ],
+    );
+    assert!(!tags.stdout_str().contains("v1"), "{}", tags.stdout_str());
+}
+
+/// The docker:// destination relies on the registry client's check of the
+/// data it uploads: a source whose bytes do not match the descriptor (one
+/// byte wrong, or short) fails as the source's fault before the upload is
+/// committed, for a single PUT and for a chunked upload.
+#[test]
+fn lying_source_is_refused_before_the_upload_completes() {
+    use berth_image::docker::{options, DockerDestination};
+    use berth_image::image::{ImageDestination, ImageError};
+    use berth_image::reference::ImageName;
+    use oci_spec::image::{Descriptor, MediaType};
+
+    let reg = Registry::start(Kind::Plain);
+    let b = Berth::new();
+    let flags = berth_image::cli::RegistryFlags {
+        authfile: Some(b.authfile()),
+        ..Default::default()
+    };
+    let name = ImageName::parse(&format!("{}/e2e/lies:v1", reg.host())).unwrap();
+    let dst = DockerDestination::new(&name, &options(&flags).unwrap()).unwrap();
+    for size in [1000usize, berth_image::registry::UPLOAD_CHUNK + 1000] {
+        let good = common::images::random_bytes(size, 3);
+        let desc = Descriptor::new(
+            MediaType::ImageLayerGzip,
+            size as u64,
+            oci_spec::image::Digest::try_from(sha256(&good)).unwrap(),
+        );
+        let mut bad = good.clone();
+        bad[size - 10] ^= 1;
+        for data in [bad, good[..size - 1].to_vec()] {
+            let e = dst.put_blob(&desc, &mut &data[..]).unwrap_err();
+            assert!(matches!(e, ImageError::Read { .. }), "{e}");
+            let s = e.to_string();
+            assert!(s.contains(&sha256(&good)), "{s}");
+            assert!(s.contains("data to upload"), "{s}");
+            assert!(!dst.has_blob(&desc).unwrap());
+        }
+        dst.put_blob(&desc, &mut &good[..]).unwrap();
+        assert!(dst.has_blob(&desc).unwrap());
+    }
+}
