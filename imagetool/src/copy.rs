@@ -102,8 +102,9 @@ pub fn copy(
         }
     };
     c.progress("Writing manifest to image destination");
-    dst.put_manifest(&written, true)?;
-    dst.commit()?;
+    dst.put_manifest(&written, true)
+        .map_err(|e| name_image(e, &c.what))?;
+    dst.commit().map_err(|e| name_image(e, &c.what))?;
     let mut report = c.report.into_inner().expect("not poisoned");
     report.manifests += 1;
     report.digest = Some(written.digest);
@@ -151,7 +152,9 @@ impl Copier<'_> {
                 Kind::Manifest => self.copy_image(&m)?,
                 Kind::Index => self.copy_index(&m, depth + 1)?,
             };
-            self.dst.put_manifest(&w, false)?;
+            self.dst
+                .put_manifest(&w, false)
+                .map_err(|e| name_image(e, &self.what))?;
             self.report.lock().expect("not poisoned").manifests += 1;
             changed |= w.digest != m.digest;
             written.push(w);
@@ -222,14 +225,9 @@ impl Copier<'_> {
             }
         }
         let mut reader: Box<dyn Read + Send> = self.src.blob(desc)?;
-        self.dst.put_blob(desc, &mut reader).map_err(|e| match e {
-            ImageError::Read { digest, source } => ImageError::Blob {
-                image: self.what.clone(),
-                digest,
-                source,
-            },
-            e => e,
-        })?;
+        self.dst
+            .put_blob(desc, &mut reader)
+            .map_err(|e| name_image(e, &self.what))?;
         self.progress(&format!(
             "Copying blob {short} done ({})",
             units::human_size(desc.size())
@@ -238,6 +236,26 @@ impl Copier<'_> {
         r.copied += 1;
         r.copied_bytes += desc.size();
         Ok(())
+    }
+}
+
+/// Name the image being copied in a destination error that does not say
+/// which image it was writing (a full disk names only the blob and the
+/// store); a failed read of the source becomes a `Blob` error of the image.
+fn name_image(e: ImageError, what: &str) -> ImageError {
+    match e {
+        ImageError::Read { digest, source } => ImageError::Blob {
+            image: what.to_string(),
+            digest,
+            source,
+        },
+        e @ (ImageError::Write { .. } | ImageError::Io { .. } | ImageError::Lock { .. }) => {
+            ImageError::Copy {
+                image: what.to_string(),
+                source: Box::new(e),
+            }
+        }
+        e => e,
     }
 }
 

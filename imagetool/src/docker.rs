@@ -12,11 +12,13 @@ use std::io::Read;
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::cli::RegistryFlags;
-use crate::digest::{self, VerifyingReader};
+use crate::digest;
 use crate::image::{BlobLocation, ImageDestination, ImageError, ImageSource, Manifest};
 use crate::media;
 use crate::reference::ImageName;
-use crate::registry::{Client, Credentials, CredentialsParseError, RegistryError, RegistryOptions};
+use crate::registry::{
+    Client, Credentials, CredentialsParseError, RegistryError, RegistryOptions, UPLOAD_DATA,
+};
 
 /// The client options for one side of a transfer from the command line.
 pub fn options(flags: &RegistryFlags) -> Result<RegistryOptions, CredentialsParseError> {
@@ -160,16 +162,27 @@ impl ImageDestination for DockerDestination {
     }
 
     fn put_blob(&self, desc: &Descriptor, reader: &mut dyn Read) -> Result<(), ImageError> {
-        // Verify on our side too: a bad source fails before the upload is
-        // completed, so the registry never gets to see it.
-        let mut verified = VerifyingReader::new(reader, desc.digest(), Some(desc.size()))?;
+        // The client hashes the data on the way and checks size and digest
+        // before it completes the upload, so a bad source fails without the
+        // registry ever seeing the blob; that is the source's fault (a
+        // `Read` error, which the copy names with the source image).
+        let source_fault = |e: RegistryError| ImageError::Read {
+            digest: desc.digest().clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        };
         self.client
-            .put_blob(self.name.repository(), desc, &mut verified)
+            .put_blob(self.name.repository(), desc, reader)
             .map_err(|e| match e {
                 RegistryError::ReadData { source, .. } => ImageError::Read {
                     digest: desc.digest().clone(),
                     source,
                 },
+                e @ (RegistryError::DigestMismatch {
+                    what: UPLOAD_DATA, ..
+                }
+                | RegistryError::SizeMismatch {
+                    what: UPLOAD_DATA, ..
+                }) => source_fault(e),
                 e => remote(&self.describe)(e),
             })
     }

@@ -79,6 +79,13 @@ pub enum ImageError {
     },
     #[error("{image}: {reason}")]
     Unsupported { image: String, reason: String },
+    /// Writing `image` to the destination failed (a full disk, an
+    /// unwritable store): the destination's error, prefixed with the image.
+    #[error("{image}: {source}")]
+    Copy {
+        image: String,
+        source: Box<ImageError>,
+    },
 }
 
 impl ImageError {

@@ -68,11 +68,22 @@ impl CommandError {
 
     /// 2 for usage errors (malformed names and locations), else 1.
     pub fn exit_code(&self) -> i32 {
+        use crate::registry::RegistryError as R;
+        let bad_name = |e: &R| matches!(e, R::InvalidRegistry { .. } | R::InvalidRepository { .. });
         match self {
             CommandError::Usage(_)
             | CommandError::Reference(_)
             | CommandError::Transport(_)
-            | CommandError::Credentials(_) => 2,
+            | CommandError::Credentials(_)
+            | CommandError::Login(login::LoginError::Usage(_))
+            | CommandError::Logout(logout::LogoutError::Usage(_)) => 2,
+            CommandError::ListTags(list_tags::ListTagsError::Registry(e))
+            | CommandError::Login(login::LoginError::Registry(e))
+            | CommandError::Logout(logout::LogoutError::Registry(e))
+                if bad_name(e) =>
+            {
+                2
+            }
             _ => 1,
         }
     }

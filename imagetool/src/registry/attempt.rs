@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::thread::sleep;
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, Url};
@@ -28,6 +29,8 @@ pub(crate) struct Failure {
     pub reason: String,
     pub refused: bool,
     pub retriable: bool,
+    /// The answer to our TLS ClientHello was not TLS (a plain-HTTP server).
+    pub not_tls: bool,
 }
 
 impl Inner {
@@ -38,7 +41,7 @@ impl Inner {
         method: &Method,
         url: &Url,
         headers: &HeaderMap,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
         auth: Option<&str>,
         timeout: Option<Duration>,
         retry: TransportRetry,
@@ -53,7 +56,7 @@ impl Inner {
                 rb = rb.header(AUTHORIZATION, a);
             }
             if let Some(b) = body {
-                rb = rb.body(b.to_vec());
+                rb = rb.body(b.clone());
             }
             if let Some(t) = timeout {
                 rb = rb.timeout(t);
@@ -171,10 +174,14 @@ fn failure(e: &reqwest::Error) -> Failure {
     if e.is_timeout() && !reason.contains("timed out") {
         reason = format!("timed out ({reason})");
     }
+    // rustls: "received corrupt message of type InvalidContentType"; not
+    // transient, so not retried either.
+    let not_tls = reason.contains("InvalidContentType");
     Failure {
         reason,
         refused,
-        retriable: !tls && !e.is_builder() && !e.is_redirect(),
+        retriable: !tls && !not_tls && !e.is_builder() && !e.is_redirect(),
+        not_tls,
     }
 }
 

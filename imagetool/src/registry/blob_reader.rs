@@ -14,7 +14,7 @@ use reqwest::{Method, Url};
 use super::challenge::Scope;
 use super::client::Inner;
 use super::digest::Hasher;
-use super::transport::Req;
+use super::transport::{error_reason, Req};
 use super::url::redact;
 use super::RegistryError;
 
@@ -101,6 +101,25 @@ impl BlobReader {
         true
     }
 
+    /// The error when a dropped download cannot be resumed any more: where
+    /// it stopped, how often it was resumed, and the innermost cause.
+    fn gave_up(&self, e: io::Error) -> io::Error {
+        let reason = match e.get_ref() {
+            Some(inner) => error_reason(inner),
+            None => e.to_string(),
+        };
+        io::Error::new(
+            e.kind(),
+            RegistryError::Interrupted {
+                url: redact(&self.url),
+                received: self.offset,
+                size: self.size,
+                resumes: self.resumes,
+                reason,
+            },
+        )
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.done = true;
         if self.offset != self.size {
@@ -142,7 +161,7 @@ impl Read for BlobReader {
                         continue;
                     }
                     self.done = true;
-                    return Err(e);
+                    return Err(if resumable { self.gave_up(e) } else { e });
                 }
             }
             let Some(resp) = self.resp.as_mut() else {
@@ -150,8 +169,15 @@ impl Read for BlobReader {
             };
             match resp.read(buf) {
                 Ok(0) => {
-                    if self.offset < self.size && self.may_resume() {
-                        continue;
+                    if self.offset < self.size {
+                        if self.may_resume() {
+                            continue;
+                        }
+                        self.done = true;
+                        return Err(self.gave_up(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the connection closed early",
+                        )));
                     }
                     self.finish()?;
                     return Ok(0);
@@ -178,7 +204,7 @@ impl Read for BlobReader {
                         continue;
                     }
                     self.done = true;
-                    return Err(e);
+                    return Err(self.gave_up(e));
                 }
             }
         }

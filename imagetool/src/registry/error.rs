@@ -119,6 +119,14 @@ pub enum RegistryError {
         expected: String,
         actual: String,
     },
+    #[error("GET {url}: connection lost after {received} of {size} bytes, {resumes} resumptions failed too: {reason}")]
+    Interrupted {
+        url: String,
+        received: u64,
+        size: u64,
+        resumes: u32,
+        reason: String,
+    },
     #[error("{what} from {url}: size mismatch: expected {expected} bytes, got {actual}")]
     SizeMismatch {
         what: &'static str,

@@ -4,6 +4,7 @@
 //! `mediaType` (CVE-2021-41190).
 use std::io::Read;
 
+use bytes::Bytes;
 use oci_spec::image::Digest;
 use reqwest::blocking::Response;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
@@ -311,7 +312,7 @@ impl Client {
             reason: format!("invalid media type {own:?}"),
         })?;
         req.headers.insert(CONTENT_TYPE, ct);
-        req.body = Some(bytes);
+        req.body = Some(Bytes::copy_from_slice(bytes));
         let resp = inner.send(&req)?;
         let resp = inner.check(resp, &Method::PUT, &[200, 201, 202, 204])?;
         let header = header_str(&resp, CONTENT_DIGEST).map(str::to_string);

@@ -27,7 +27,7 @@ pub mod url;
 pub use client::Client;
 pub use error::{ApiError, ErrorBody, RegistryError};
 pub use options::{Credentials, CredentialsParseError, RegistryOptions};
-pub use upload::CHUNK as UPLOAD_CHUNK;
+pub use upload::{CHUNK as UPLOAD_CHUNK, UPLOAD_DATA};
 
 /// Media types a pull normally accepts.
 pub mod media_types {

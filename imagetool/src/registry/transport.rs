@@ -4,6 +4,8 @@
 //! `attempt.rs`.
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use reqwest::blocking::Response;
 use reqwest::header::{HeaderMap, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Url};
@@ -24,7 +26,8 @@ pub(crate) struct Req<'a> {
     pub method: Method,
     pub url: Url,
     pub headers: HeaderMap,
-    pub body: Option<&'a [u8]>,
+    /// Shared, so a retried request re-sends it without copying.
+    pub body: Option<Bytes>,
     pub scope: &'a Scope,
     pub timeout: Option<Duration>,
 }
@@ -71,6 +74,12 @@ impl Inner {
                     }
                 }
             }
+            Err(f) if f.not_tls => {
+                return Err(unreachable(format!(
+                    "HTTPS is required and the server does not speak TLS ({}); a plain-HTTP registry needs --tls-verify=false",
+                    f.reason
+                )))
+            }
             Err(f) => return Err(unreachable(f.reason)),
         };
         *ep = Some(chosen.clone());
@@ -92,6 +101,7 @@ impl Inner {
             reason: e.to_string(),
             refused: false,
             retriable: false,
+            not_tls: false,
         })?;
         // With a plain-HTTP fallback to try, a failed HTTPS attempt is not retried.
         let retry = if base.scheme() == "https" && self.sec.allow_http {
@@ -117,6 +127,7 @@ impl Inner {
                 reason: format!("GET /v2/ over plain HTTP answered {}", StatusText(status)),
                 refused: false,
                 retriable: false,
+                not_tls: false,
             });
         }
         if status == 401 {
@@ -156,7 +167,7 @@ impl Inner {
                     &req.method,
                     &url,
                     &req.headers,
-                    req.body,
+                    req.body.as_ref(),
                     auth.as_deref(),
                     req.timeout,
                     TransportRetry::Always,

@@ -1,10 +1,12 @@
 //! Blob upload: `POST /v2/<repo>/blobs/uploads/`, then one
 //! `PUT <location>?digest=` carrying the whole blob when it fits in a chunk,
-//! else `PATCH` chunks (with `Content-Range`) and a closing empty `PUT`.
-//! The data is hashed on the way and checked against the descriptor before
-//! the upload is committed.
+//! else `PATCH` chunks (with `Content-Range`) and a closing `PUT` with the
+//! last one. One chunk is held in memory at a time (shared with the request,
+//! not copied, when it is re-sent). The data is hashed on the way and checked
+//! against the descriptor before the upload is committed.
 use std::io::{self, Read};
 
+use bytes::Bytes;
 use oci_spec::image::Descriptor;
 use reqwest::blocking::Response;
 use reqwest::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
@@ -20,22 +22,18 @@ use super::transport::{drain, Req};
 use super::url::{redact, resolve, with_param};
 use super::RegistryError;
 
+/// The `what` of a size or digest mismatch of the data given to
+/// [`Client::put_blob`] (the caller's data, not the registry, was wrong).
+pub const UPLOAD_DATA: &str = "data to upload";
+
 /// Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size.
 pub const CHUNK: usize = 16 * 1024 * 1024;
 
-/// Read until `buf` holds `limit` bytes or the input ends.
+/// Read until `buf` holds `limit` bytes or the input ends (straight into
+/// `buf`'s spare capacity).
 fn fill(data: &mut dyn Read, buf: &mut Vec<u8>, limit: usize) -> io::Result<()> {
-    let mut tmp = [0u8; 64 * 1024];
-    while buf.len() < limit {
-        let want = (limit - buf.len()).min(tmp.len());
-        match data.read(&mut tmp[..want]) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&tmp[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    let want = limit.saturating_sub(buf.len()) as u64;
+    data.take(want).read_to_end(buf).map(|_| ())
 }
 
 /// The `Location` of an upload response, resolved against the request URL.
@@ -59,11 +57,11 @@ struct Upload<'a> {
 }
 
 impl Upload<'_> {
-    fn patch(&mut self, chunk: &[u8]) -> Result<(), RegistryError> {
+    fn patch(&mut self, chunk: Bytes) -> Result<(), RegistryError> {
+        let end = self.sent + chunk.len() as u64 - 1;
         let mut req = Req::new(Method::PATCH, self.location.clone(), &self.scope);
         req.timeout = None;
         req.body = Some(chunk);
-        let end = self.sent + chunk.len() as u64 - 1;
         req.headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
@@ -80,7 +78,7 @@ impl Upload<'_> {
     }
 
     /// `PUT <location>?digest=` with the last bytes (possibly none).
-    fn finish(&self, desc: &Descriptor, last: &[u8]) -> Result<(), RegistryError> {
+    fn finish(&self, desc: &Descriptor, last: Bytes) -> Result<(), RegistryError> {
         let url = with_param(&self.location, "digest", desc.digest().as_ref());
         let mut req = Req::new(Method::PUT, url, &self.scope);
         req.timeout = None;
@@ -138,8 +136,15 @@ impl Client {
             digest: desc.digest().to_string(),
             source,
         };
-        let mut chunk = Vec::new();
-        fill(data, &mut chunk, CHUNK).map_err(read_err)?;
+        // One chunk in memory at a time, sized for what is left of the blob.
+        let next_chunk = |data: &mut dyn Read, sent: u64| {
+            let left = desc.size().saturating_sub(sent);
+            let mut chunk = Vec::with_capacity(left.min(CHUNK as u64) as usize);
+            fill(data, &mut chunk, CHUNK)
+                .map(|_| chunk)
+                .map_err(read_err)
+        };
+        let mut chunk = next_chunk(data, 0)?;
 
         let scope = Scope::push(repo);
         let start = inner.url(&format!("v2/{repo}/blobs/uploads/"))?;
@@ -154,24 +159,27 @@ impl Client {
             sent: 0,
         };
         let result = (|| {
-            loop {
+            // The last chunk goes with the closing PUT: the data ended
+            // within it, or it reaches the descriptor's size (then the data
+            // must end there too).
+            let total = loop {
                 hasher.update(&chunk);
+                let total = up.sent + chunk.len() as u64;
                 if chunk.len() < CHUNK {
-                    break;
+                    break total;
                 }
-                let mut next = Vec::new();
-                fill(data, &mut next, CHUNK).map_err(read_err)?;
-                if next.is_empty() {
-                    break;
+                if total >= desc.size() {
+                    let mut extra = Vec::new();
+                    fill(data, &mut extra, 1).map_err(read_err)?;
+                    break total + extra.len() as u64;
                 }
-                up.patch(&chunk)?;
-                chunk = next;
-            }
-            let total = up.sent + chunk.len() as u64;
+                up.patch(Bytes::from(std::mem::take(&mut chunk)))?;
+                chunk = next_chunk(data, up.sent)?;
+            };
             let url = redact(&up.location);
             if total != desc.size() {
                 return Err(RegistryError::SizeMismatch {
-                    what: "data to upload",
+                    what: UPLOAD_DATA,
                     url,
                     expected: desc.size(),
                     actual: total,
@@ -180,13 +188,13 @@ impl Client {
             let actual = hasher.clone().finish();
             if &actual != desc.digest() {
                 return Err(RegistryError::DigestMismatch {
-                    what: "data to upload",
+                    what: UPLOAD_DATA,
                     url,
                     expected: desc.digest().to_string(),
                     actual: actual.to_string(),
                 });
             }
-            up.finish(desc, &chunk)
+            up.finish(desc, Bytes::from(chunk))
         })();
         if result.is_err() {
             up.cancel();

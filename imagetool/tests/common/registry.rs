@@ -845,6 +845,8 @@ pub struct ProxyEvent {
     pub fault: Option<Fault>,
     /// When the request arrived.
     pub at: Instant,
+    /// The request's `Range` header (a resumed download), if any.
+    pub range: Option<String>,
 }
 
 #[derive(Default)]
@@ -869,13 +871,14 @@ impl ProxyState {
         Some(r.fault.clone())
     }
 
-    fn event(&self, method: &str, path: &str, status: u16, fault: Option<Fault>, at: Instant) {
+    fn event(&self, req: &Req, status: u16, fault: Option<Fault>) {
         self.events.lock().unwrap().push(ProxyEvent {
-            method: method.into(),
-            path: path.into(),
+            method: req.method.clone(),
+            path: req.path.clone(),
             status,
             fault,
-            at,
+            at: req.at,
+            range: req.range.clone(),
         });
     }
 }
@@ -974,6 +977,14 @@ impl Drop for FaultProxy {
     }
 }
 
+/// What the proxy log keeps of a request.
+struct Req {
+    method: String,
+    path: String,
+    range: Option<String>,
+    at: Instant,
+}
+
 fn proxy_one(mut client: TcpStream, upstream: &str, state: &ProxyState) {
     let at = Instant::now();
     let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
@@ -987,6 +998,12 @@ fn proxy_one(mut client: TcpStream, upstream: &str, state: &ProxyState) {
     };
     let (method, target) = head.method_target();
     let (method, path) = (method.to_string(), target.to_string());
+    let req = Req {
+        method: method.clone(),
+        path: path.clone(),
+        range: head.header("range").map(str::to_string),
+        at,
+    };
 
     if let Some(fault) = state.take(&path, |r| !r.is_body_fault()) {
         drain_body(&mut client, &head, rest);
@@ -1010,7 +1027,7 @@ fn proxy_one(mut client: TcpStream, upstream: &str, state: &ProxyState) {
             http::reason(status),
             body.len()
         );
-        state.event(&method, &path, status, Some(fault), at);
+        state.event(&req, status, Some(fault));
         let _ = client.shutdown(Shutdown::Both);
         return;
     }
@@ -1027,7 +1044,7 @@ fn proxy_one(mut client: TcpStream, upstream: &str, state: &ProxyState) {
                 "HTTP/1.1 502 Bad Gateway\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
-            state.event(&method, &path, 502, None, at);
+            state.event(&req, 502, None);
             let _ = client.shutdown(Shutdown::Both);
             return;
         }
@@ -1059,7 +1076,7 @@ fn proxy_one(mut client: TcpStream, upstream: &str, state: &ProxyState) {
     let (rhead, rrest) = match http::read_head(&mut up) {
         Ok(Some(x)) => x,
         _ => {
-            state.event(&method, &path, 0, None, at);
+            state.event(&req, 0, None);
             let _ = client.shutdown(Shutdown::Both);
             let _ = up.shutdown(Shutdown::Both);
             return;
@@ -1104,7 +1121,7 @@ fn proxy_one(mut client: TcpStream, upstream: &str, state: &ProxyState) {
         }
     }
     let _ = client.flush();
-    state.event(&method, &path, status, fault, at);
+    state.event(&req, status, fault);
     let _ = client.shutdown(Shutdown::Both);
     let _ = up.shutdown(Shutdown::Both);
 }
