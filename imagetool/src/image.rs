@@ -79,6 +79,8 @@ pub enum ImageError {
     },
     #[error("{image}: {reason}")]
     Unsupported { image: String, reason: String },
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
 }
 
 impl ImageError {
