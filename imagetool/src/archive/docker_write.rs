@@ -321,6 +321,10 @@ impl ImageDestination for DockerArchiveDestination {
         Ok(())
     }
 
+    fn parallel(&self) -> bool {
+        false
+    }
+
     fn commit(&self) -> Result<(), ImageError> {
         let pending = self.pending.lock().expect("not poisoned").take();
         let Some(p) = pending else {

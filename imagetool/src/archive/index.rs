@@ -2,7 +2,7 @@
 //! members can be read in place, in any order, from several threads.
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -44,9 +44,24 @@ impl TarIndex {
     /// Read the whole tar: check every name, hash every regular member,
     /// and fail on anything truncated. `archive` names it in messages.
     pub fn read(file: File, archive: &str) -> Result<TarIndex, ArchiveError> {
-        let tar_err = |source: io::Error| ArchiveError::Tar {
-            archive: archive.to_string(),
-            source,
+        let tar_err = |source: io::Error| {
+            // The tar crate says "failed to read entire block" or
+            // "unexpected EOF during skip" when the stream stops early.
+            let text = source.to_string();
+            if source.kind() == io::ErrorKind::UnexpectedEof
+                || text.contains("entire block")
+                || text.contains("unexpected EOF")
+            {
+                ArchiveError::Truncated {
+                    archive: archive.to_string(),
+                    reason: text,
+                }
+            } else {
+                ArchiveError::Tar {
+                    archive: archive.to_string(),
+                    source,
+                }
+            }
         };
         let len = file
             .metadata()
@@ -55,6 +70,13 @@ impl TarIndex {
                 source,
             })?
             .len();
+        // Offsets are taken from the start of the file.
+        (&file)
+            .seek(SeekFrom::Start(0))
+            .map_err(|source| ArchiveError::Read {
+                archive: archive.to_string(),
+                source,
+            })?;
         let mut entries: HashMap<String, Entry> = HashMap::new();
         let mut end = 0u64;
         let mut count = 0usize;

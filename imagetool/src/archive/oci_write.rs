@@ -161,6 +161,10 @@ impl ImageDestination for OciArchiveDestination {
         Ok(())
     }
 
+    fn parallel(&self) -> bool {
+        false
+    }
+
     fn commit(&self) -> Result<(), ImageError> {
         let top = self.top.lock().expect("not poisoned").take();
         let Some(top) = top else {

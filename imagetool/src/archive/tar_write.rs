@@ -23,8 +23,8 @@ pub struct TarWriter {
     /// `None` once finished.
     tar: Option<Builder<ArchiveOutput>>,
     names: HashSet<String>,
-    /// An append failed half-way: the stream is broken.
-    broken: bool,
+    /// Why an append failed half-way (the stream is broken from then on).
+    broken: Option<String>,
 }
 
 fn header(kind: EntryType, mode: u32, size: u64) -> Header {
@@ -43,7 +43,7 @@ impl TarWriter {
         TarWriter {
             tar: Some(Builder::new(out)),
             names: HashSet::new(),
-            broken: false,
+            broken: None,
         }
     }
 
@@ -66,10 +66,10 @@ impl TarWriter {
     }
 
     fn check(&self) -> Result<(), AppendError> {
-        if self.broken {
-            return Err(AppendError::Write(io::Error::other(
-                "the archive is broken by an earlier error",
-            )));
+        if let Some(why) = &self.broken {
+            return Err(AppendError::Write(io::Error::other(format!(
+                "the archive is broken by an earlier error: {why}"
+            ))));
         }
         Ok(())
     }
@@ -128,7 +128,10 @@ impl TarWriter {
     }
 
     fn broke(&mut self, e: AppendError) -> AppendError {
-        self.broken = true;
+        let why = match &e {
+            AppendError::Read(e) | AppendError::Write(e) => e.to_string(),
+        };
+        self.broken.get_or_insert(why);
         self.builder().get_mut().fail();
         e
     }
