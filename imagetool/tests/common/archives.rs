@@ -341,7 +341,7 @@ impl Podman {
     /// Run `podman ARGS` (load, save or image inspect only); panic unless it succeeds.
     pub fn run(&self, args: &[&str]) -> String {
         assert!(
-            matches!(args.first(), Some(&"load" | &"save" | &"image")),
+            matches!(args, ["load", ..] | ["save", ..] | ["image", "inspect", ..]),
             "only load, save and image inspect: {args:?}"
         );
         let out = self.command(args).output().unwrap();
