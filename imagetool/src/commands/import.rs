@@ -12,6 +12,7 @@ use crate::units;
 
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), CommandError> {
     let name = ImageName::parse(&args.name)?;
+    import::check_changes(&args.change)?;
     let store = ctx.store()?;
     let (input, describe): (Box<dyn Read>, String) = if args.file == "-" {
         if std::io::stdin().is_terminal() {

@@ -78,14 +78,16 @@ impl Meta {
     /// (uid, gid, uname, gname, mtime) and xattrs.
     pub fn from_entry<R: Read>(e: &mut tar::Entry<'_, R>, kind: Kind) -> io::Result<Meta> {
         let h = e.header();
+        // Empty numeric fields are 0, as Go's archive/tar reads them.
+        let default_mode = if kind == Kind::Dir { 0o755 } else { 0o644 };
         let mut m = Meta {
             kind,
-            mode: h.mode()? & 0o7777,
-            uid: h.uid()?,
-            gid: h.gid()?,
+            mode: h.mode().unwrap_or(default_mode) & 0o7777,
+            uid: h.uid().unwrap_or(0),
+            gid: h.gid().unwrap_or(0),
             uname: h.username_bytes().unwrap_or_default().to_vec(),
             gname: h.groupname_bytes().unwrap_or_default().to_vec(),
-            mtime: h.mtime()?,
+            mtime: h.mtime().unwrap_or(0),
             size: if kind == Kind::File { e.size() } else { 0 },
             link: match kind {
                 Kind::Symlink => e.link_name_bytes().unwrap_or_default().into_owned(),

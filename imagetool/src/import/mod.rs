@@ -132,6 +132,15 @@ pub fn layer_from_tar(input: impl Read, name: &str, dir: &Path) -> Result<Layer,
     })
 }
 
+/// Check `--change` instructions before any input is read.
+pub fn check_changes(changes: &[String]) -> Result<(), ImportError> {
+    let mut scratch = Map::new();
+    for ch in changes {
+        change::apply(&mut scratch, ch)?;
+    }
+    Ok(())
+}
+
 /// The OCI config of a one-layer image.
 pub fn config(
     diff_id: &Digest,
