@@ -32,7 +32,8 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Copy an image from SRC to DST (docker://NAME, oci:PATH[:REF], or a store NAME).
+    /// Copy an image from SRC to DST (docker://NAME, oci:PATH[:REF],
+    /// docker-archive:FILE[:NAME], oci-archive:FILE[:REF], or a store NAME).
     Copy(Box<CopyArgs>),
     /// Copy an image from a registry into the store (copy docker://NAME NAME).
     Pull(PullArgs),
@@ -367,7 +368,8 @@ pub struct ImagesArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Image location: a store name or ID, docker://NAME, oci:PATH[:REF].
+    /// Image location: a store name or ID, docker://NAME, oci:PATH[:REF],
+    /// docker-archive:FILE[:NAME|:@N], oci-archive:FILE[:REF].
     pub image: String,
     /// Print the manifest (or with --config, the config) exactly as stored.
     #[arg(long)]
