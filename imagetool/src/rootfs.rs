@@ -1,17 +1,21 @@
 //! A runtime bundle's root filesystem (`config.json`'s `root.path`,
-//! `rootfs` by default) as a tar: no symlink is followed, owners, modes,
+//! `rootfs` by default) as a tar, walked through directory file
+//! descriptors: no symlink is followed, owners, modes,
 //! times, device numbers and extended attributes are kept, files with
 //! several links are written once and hard-linked, sockets are skipped,
 //! and other file systems mounted inside are not entered (their mount
 //! point is written as an empty directory).
 use std::collections::HashMap;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::OFlag;
+use nix::dir::Dir;
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 use tar::Builder;
 
 use crate::flatten::meta::{Kind, Meta};
@@ -82,20 +86,31 @@ pub fn bundle_root(dir: &Path) -> Result<PathBuf, RootfsError> {
 
 /// Write the tree under `root` (not `root` itself) to `out`; returns the
 /// number of entries written.
+///
+/// The walk goes through directory file descriptors (`openat`, `fstatat`,
+/// `readlinkat` with `O_NOFOLLOW`), never through path names: a symlink
+/// swapped in while a running container changes its rootfs cannot make
+/// the export read anything outside the tree.
 pub fn write_tree<W: Write>(
     root: &Path,
     out: &mut Builder<W>,
     output: &str,
 ) -> Result<usize, RootfsError> {
-    let root_meta = fs::symlink_metadata(root).map_err(io_err("stat", root))?;
+    let dir = Dir::open(
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("open", root)(e.into()))?;
+    let st = fstat(&dir).map_err(|e| io_err("stat", root)(e.into()))?;
     let mut w = Walker {
-        dev: root_meta.dev(),
+        dev: st.st_dev,
         links: HashMap::new(),
         out,
         output,
         written: 0,
     };
-    w.dir(root, &[])?;
+    w.dir(dir, root, &[])?;
     Ok(w.written)
 }
 
@@ -108,6 +123,20 @@ struct Walker<'a, W: Write> {
     written: usize,
 }
 
+/// The kind of entry a stat mode is, `None` for sockets.
+fn kind_of(mode: u32) -> Option<Kind> {
+    let fmt = SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits());
+    Some(match fmt {
+        SFlag::S_IFDIR => Kind::Dir,
+        SFlag::S_IFREG => Kind::File,
+        SFlag::S_IFLNK => Kind::Symlink,
+        SFlag::S_IFCHR => Kind::Char,
+        SFlag::S_IFBLK => Kind::Block,
+        SFlag::S_IFIFO => Kind::Fifo,
+        _ => return None,
+    })
+}
+
 impl<W: Write> Walker<'_, W> {
     fn write_err(&self) -> impl FnOnce(io::Error) -> RootfsError + '_ {
         |source| RootfsError::Write {
@@ -116,77 +145,97 @@ impl<W: Write> Walker<'_, W> {
         }
     }
 
-    /// The children of `dir` (at `rel` in the tar), sorted, depth first.
-    fn dir(&mut self, dir: &Path, rel: &[u8]) -> Result<(), RootfsError> {
-        let mut names: Vec<_> = fs::read_dir(dir)
-            .map_err(io_err("read directory", dir))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(io_err("read directory", dir))?;
+    /// The children of `dir` (at `path` on disk, `rel` in the tar), sorted, depth first.
+    fn dir(&mut self, mut dir: Dir, path: &Path, rel: &[u8]) -> Result<(), RootfsError> {
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for entry in dir.iter() {
+            let entry = entry.map_err(|e| io_err("read directory", path)(e.into()))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(name.to_vec());
+            }
+        }
         names.sort();
         for name in names {
-            let path = dir.join(&name);
             let mut child = rel.to_vec();
             if !child.is_empty() {
                 child.push(b'/');
             }
-            child.extend_from_slice(name.as_bytes());
-            self.entry(&path, &child)?;
+            child.extend_from_slice(&name);
+            self.entry(&dir, &path.join(OsStr::from_bytes(&name)), &name, &child)?;
         }
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, rel: &[u8]) -> Result<(), RootfsError> {
-        let md = fs::symlink_metadata(path).map_err(io_err("stat", path))?;
-        let ft = md.file_type();
-        let kind = if ft.is_dir() {
-            Kind::Dir
-        } else if ft.is_file() {
-            Kind::File
-        } else if ft.is_symlink() {
-            Kind::Symlink
-        } else if ft.is_char_device() {
-            Kind::Char
-        } else if ft.is_block_device() {
-            Kind::Block
-        } else if ft.is_fifo() {
-            Kind::Fifo
-        } else {
+    fn entry(
+        &mut self,
+        dir: &Dir,
+        path: &Path,
+        name: &[u8],
+        rel: &[u8],
+    ) -> Result<(), RootfsError> {
+        let name = OsStr::from_bytes(name);
+        let st = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err("stat", path)(e.into()))?;
+        let Some(kind) = kind_of(st.st_mode) else {
             return Ok(()); // sockets cannot be archived
         };
-        let mut meta = meta_of(&md, kind);
-        meta.xattrs = xattrs(path)?;
-        if kind != Kind::Dir && md.nlink() > 1 {
-            if let Some(first) = self.links.get(&(md.dev(), md.ino())) {
+        let mut meta = meta_of(&st, kind);
+        let changed = || RootfsError::Changed {
+            path: path.to_path_buf(),
+        };
+        // Directories and files are opened (without following a symlink
+        // swapped in meanwhile) and checked to be what was stat'ed.
+        let opened = match kind {
+            Kind::Dir | Kind::File => {
+                let flags = OFlag::O_RDONLY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC
+                    | OFlag::O_NOCTTY
+                    | OFlag::O_NONBLOCK
+                    | if kind == Kind::Dir {
+                        OFlag::O_DIRECTORY
+                    } else {
+                        OFlag::empty()
+                    };
+                let fd = openat(dir, name, flags, Mode::empty())
+                    .map_err(|e| io_err("open", path)(e.into()))?;
+                let now = fstat(&fd).map_err(|e| io_err("stat", path)(e.into()))?;
+                if (now.st_dev, now.st_ino, now.st_size) != (st.st_dev, st.st_ino, st.st_size) {
+                    return Err(changed());
+                }
+                meta.xattrs = fd_xattrs(&fd, path)?;
+                Some(fd)
+            }
+            _ => {
+                // No fd for these: name them through the directory's fd.
+                let via =
+                    PathBuf::from(format!("/proc/self/fd/{}", dir.as_fd().as_raw_fd())).join(name);
+                meta.xattrs = path_xattrs(&via, path)?;
+                None
+            }
+        };
+        if kind != Kind::Dir && st.st_nlink > 1 {
+            if let Some(first) = self.links.get(&(st.st_dev, st.st_ino)) {
                 let first = first.clone();
                 meta.write_hardlink(self.out, rel, &first)
                     .map_err(self.write_err())?;
                 self.written += 1;
                 return Ok(());
             }
-            self.links.insert((md.dev(), md.ino()), rel.to_vec());
+            self.links.insert((st.st_dev, st.st_ino), rel.to_vec());
         }
-        match kind {
-            Kind::Symlink => {
-                let target = fs::read_link(path).map_err(io_err("read link", path))?;
-                meta.link = target.as_os_str().as_bytes().to_vec();
+        match (kind, opened) {
+            (Kind::Symlink, _) => {
+                let target =
+                    readlinkat(dir, name).map_err(|e| io_err("read link", path)(e.into()))?;
+                meta.link = target.as_bytes().to_vec();
                 meta.write(self.out, rel, &mut io::empty())
                     .map_err(self.write_err())?;
             }
-            Kind::File => {
-                let file = OpenOptions::new()
-                    .read(true)
-                    .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NOCTTY).bits())
-                    .open(path)
-                    .map_err(io_err("open", path))?;
-                let now = file.metadata().map_err(io_err("stat", path))?;
-                if now.ino() != md.ino() || now.dev() != md.dev() || now.len() != md.len() {
-                    return Err(RootfsError::Changed {
-                        path: path.to_path_buf(),
-                    });
-                }
+            (Kind::File, Some(fd)) => {
                 let mut tracked = ReadTracked {
-                    inner: file,
+                    inner: File::from(fd),
                     error: None,
                 };
                 let r = meta.write(self.out, rel, &mut tracked);
@@ -194,82 +243,113 @@ impl<W: Write> Walker<'_, W> {
                     return Err(io_err("read", path)(source));
                 }
                 r.map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => {
-                        RootfsError::Changed {
-                            path: path.to_path_buf(),
-                        }
-                    }
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => changed(),
                     _ => (self.write_err())(e),
                 })?;
+            }
+            (Kind::Dir, Some(fd)) => {
+                meta.write(self.out, rel, &mut io::empty())
+                    .map_err(self.write_err())?;
+                self.written += 1;
+                // Not into other file systems (mount points stay empty).
+                if st.st_dev == self.dev {
+                    let child = Dir::from_fd(fd).map_err(|e| io_err("open", path)(e.into()))?;
+                    self.dir(child, path, rel)?;
+                }
+                return Ok(());
             }
             _ => meta
                 .write(self.out, rel, &mut io::empty())
                 .map_err(self.write_err())?,
         }
         self.written += 1;
-        // Directories: descend, but not into other file systems.
-        if kind == Kind::Dir && md.dev() == self.dev {
-            self.dir(path, rel)?;
-        }
         Ok(())
     }
 }
 
-fn meta_of(md: &Metadata, kind: Kind) -> Meta {
-    let rdev = md.rdev();
+fn meta_of(st: &FileStat, kind: Kind) -> Meta {
     Meta {
         kind,
-        mode: md.mode() & 0o7777,
-        uid: u64::from(md.uid()),
-        gid: u64::from(md.gid()),
+        mode: st.st_mode & 0o7777,
+        uid: u64::from(st.st_uid),
+        gid: u64::from(st.st_gid),
         uname: Vec::new(),
         gname: Vec::new(),
-        mtime: md.mtime().max(0) as u64,
-        size: if kind == Kind::File { md.len() } else { 0 },
+        mtime: st.st_mtime.max(0) as u64,
+        size: if kind == Kind::File {
+            st.st_size.max(0) as u64
+        } else {
+            0
+        },
         link: Vec::new(),
-        major: nix::sys::stat::major(rdev) as u32,
-        minor: nix::sys::stat::minor(rdev) as u32,
+        major: nix::sys::stat::major(st.st_rdev) as u32,
+        minor: nix::sys::stat::minor(st.st_rdev) as u32,
         xattrs: Vec::new(),
     }
 }
 
-/// The extended attributes of `path` itself (not a symlink's target),
-/// sorted; none where the file system has none.
-fn xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, RootfsError> {
-    let unsupported =
-        |e: rustix::io::Errno| e == rustix::io::Errno::NOTSUP || e == rustix::io::Errno::NODATA;
-    let errno = |e: rustix::io::Errno| io_err("read extended attributes of", path)(e.into());
-    let mut names = vec![0u8; 4096];
-    let n = loop {
-        match rustix::fs::llistxattr(path, &mut names[..]) {
-            Ok(n) => break n,
-            Err(e) if e == rustix::io::Errno::RANGE => {
-                let need = rustix::fs::llistxattr_query(path).map_err(errno)?;
-                names.resize(need.max(names.len() * 2), 0);
+fn no_xattrs(e: rustix::io::Errno) -> bool {
+    e == rustix::io::Errno::NOTSUP || e == rustix::io::Errno::NODATA
+}
+
+/// Read a list or value whose size is not known in advance.
+fn sized(
+    mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
+) -> rustix::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match get(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
             }
-            Err(e) if unsupported(e) => return Ok(Vec::new()),
-            Err(e) => return Err(errno(e)),
+            Err(e) if e == rustix::io::Errno::RANGE && buf.len() < 1 << 20 => {
+                let len = buf.len() * 4;
+                buf.resize(len, 0);
+            }
+            Err(e) => return Err(e),
         }
+    }
+}
+
+/// Extended attributes through an open file or directory, sorted.
+fn fd_xattrs(fd: &OwnedFd, path: &Path) -> Result<Vec<(String, Vec<u8>)>, RootfsError> {
+    xattrs(
+        path,
+        |buf| rustix::fs::flistxattr(fd, buf),
+        |name, buf| rustix::fs::fgetxattr(fd, name, buf),
+    )
+}
+
+/// Extended attributes of `via` itself (not a symlink's target).
+fn path_xattrs(via: &Path, path: &Path) -> Result<Vec<(String, Vec<u8>)>, RootfsError> {
+    xattrs(
+        path,
+        |buf| rustix::fs::llistxattr(via, buf),
+        |name, buf| rustix::fs::lgetxattr(via, name, buf),
+    )
+}
+
+fn xattrs(
+    path: &Path,
+    mut list: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
+    mut get: impl FnMut(&str, &mut [u8]) -> rustix::io::Result<usize>,
+) -> Result<Vec<(String, Vec<u8>)>, RootfsError> {
+    let errno = |e: rustix::io::Errno| io_err("read extended attributes of", path)(e.into());
+    let names = match sized(&mut list) {
+        Ok(n) => n,
+        Err(e) if no_xattrs(e) => return Ok(Vec::new()),
+        Err(e) => return Err(errno(e)),
     };
     let mut out = Vec::new();
-    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let Ok(key) = std::str::from_utf8(name) else {
             continue;
         };
-        let mut value = vec![0u8; 4096];
-        let len = loop {
-            match rustix::fs::lgetxattr(path, key, &mut value[..]) {
-                Ok(len) => break Some(len),
-                Err(e) if e == rustix::io::Errno::RANGE => value.resize(value.len() * 4, 0),
-                Err(e) if unsupported(e) => break None, // removed meanwhile
-                Err(e) => return Err(errno(e)),
-            }
-            if value.len() > 1 << 20 {
-                return Err(errno(rustix::io::Errno::TOOBIG));
-            }
-        };
-        if let Some(len) = len {
-            out.push((key.to_string(), value[..len].to_vec()));
+        match sized(|buf| get(key, buf)) {
+            Ok(value) => out.push((key.to_string(), value)),
+            Err(e) if no_xattrs(e) => {} // removed meanwhile
+            Err(e) => return Err(errno(e)),
         }
     }
     out.sort();
