@@ -32,7 +32,8 @@ pub struct GlobalOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Copy an image from SRC to DST (docker://NAME, oci:PATH[:REF], or a store NAME).
+    /// Copy an image from SRC to DST (docker://NAME, oci:PATH[:REF],
+    /// docker-archive:FILE[:NAME], oci-archive:FILE[:REF], or a store NAME).
     Copy(Box<CopyArgs>),
     /// Copy an image from a registry into the store (copy docker://NAME NAME).
     Pull(PullArgs),
@@ -59,6 +60,80 @@ pub enum Command {
     Login(LoginCli),
     /// Remove stored credentials for a registry (or all with --all).
     Logout(LogoutCli),
+    /// Write stored images to a docker-archive or oci-archive (like docker save).
+    Save(SaveArgs),
+    /// Store the images of a docker-archive or oci-archive (like docker load).
+    Load(LoadArgs),
+    /// Write an image's flattened filesystem, or a bundle's rootfs, as a tar.
+    Export(ExportArgs),
+    /// Make a single-layer image of a filesystem tar (like docker import).
+    Import(ImportArgs),
+}
+
+/// `save --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchiveFormat {
+    /// The `docker save` format (manifest.json, configs, uncompressed layers).
+    DockerArchive,
+    /// A tar of an OCI image layout (manifests and blobs byte for byte).
+    OciArchive,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Stored images (names or IDs).
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Write to FILE, atomically ("-": stdout; default: stdout unless it is a terminal).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<String>,
+    /// Archive format.
+    #[arg(long, value_enum, default_value_t = ArchiveFormat::DockerArchive)]
+    pub format: ArchiveFormat,
+    /// The image to take from a multi-platform index for a docker-archive
+    /// (default: this host's); an oci-archive takes the whole index.
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: Option<Platform>,
+    /// Do not print progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from FILE ("-" or none: stdin); plain or gzip-compressed tar.
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub input: Option<String>,
+    /// Do not print progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A stored image (name or ID), or a bundle directory (config.json and its root).
+    pub image: String,
+    /// Write to FILE, atomically ("-": stdout; default: stdout unless it is a terminal).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<String>,
+    /// The image to take from a multi-platform index (default: this host's).
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A tar of a filesystem (plain or gzip), or "-" for stdin.
+    pub file: String,
+    /// The new image's name.
+    pub name: String,
+    /// A Dockerfile instruction for the config: CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL (repeatable).
+    #[arg(long, short = 'c', value_name = "INSTRUCTION")]
+    pub change: Vec<String>,
+    /// A comment for the image's history entry.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,7 +368,8 @@ pub struct ImagesArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Image location: a store name or ID, docker://NAME, oci:PATH[:REF].
+    /// Image location: a store name or ID, docker://NAME, oci:PATH[:REF],
+    /// docker-archive:FILE[:NAME|:@N], oci-archive:FILE[:REF].
     pub image: String,
     /// Print the manifest (or with --config, the config) exactly as stored.
     #[arg(long)]

@@ -184,7 +184,8 @@ impl Copier<'_> {
         let failed = AtomicBool::new(false);
         let first_error: Mutex<Option<ImageError>> = Mutex::new(None);
         std::thread::scope(|s| {
-            for _ in 0..COPY_THREADS.min(todo.len()) {
+            let threads = if self.dst.parallel() { COPY_THREADS } else { 1 };
+            for _ in 0..threads.min(todo.len()) {
                 s.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= todo.len() || failed.load(Ordering::Relaxed) {

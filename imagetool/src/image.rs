@@ -86,6 +86,8 @@ pub enum ImageError {
         image: String,
         source: Box<ImageError>,
     },
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
 }
 
 impl ImageError {
@@ -205,4 +207,11 @@ pub trait ImageDestination: Send + Sync {
 
     /// Make the image visible under the destination's name.
     fn commit(&self) -> Result<(), ImageError>;
+
+    /// Whether blobs may be put from several threads at once. Archives
+    /// say no: their members then come in manifest order, so the same
+    /// image always makes the same archive.
+    fn parallel(&self) -> bool {
+        true
+    }
 }

@@ -178,7 +178,8 @@ impl Layout {
         self.root.join(PRIVATE_DIR)
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    /// `.berth/tmp`: temporary files (on the layout's file system).
+    pub fn tmp_dir(&self) -> PathBuf {
         self.private_dir().join(TMP_DIR)
     }
 

@@ -5,23 +5,29 @@
 //! [`commands::dispatch`]; the rest is here, one module per concern:
 //! names ([`reference`], [`transport`]), content ([`digest`], [`media`],
 //! [`platform`]), the transfer traits ([`image`]) and their
-//! implementations ([`layout`], [`store`]), and [`copy`] over them;
-//! [`bundle`] turns an image into a runtime bundle.
+//! implementations ([`layout`], [`store`], [`docker`], [`archive`]), and
+//! [`copy`] over them; [`flatten`] and [`rootfs`] write a filesystem as a
+//! tar (`export`), [`import`] makes an image of one; [`bundle`] turns an
+//! image into a runtime bundle.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod copy;
 pub mod digest;
 pub mod docker;
+pub mod flatten;
 pub mod image;
+pub mod import;
 pub mod info;
 pub mod layout;
 pub mod media;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+pub mod rootfs;
 pub mod store;
 pub mod transport;
 pub mod units;

@@ -114,6 +114,16 @@ impl ImageName {
         }
     }
 
+    /// The whole name as docker prints it: `busybox:latest`,
+    /// `localhost:5000/app:v1`, `busybox@sha256:…`.
+    pub fn familiar(&self) -> String {
+        match (self.tag(), &self.digest) {
+            (Some(t), _) => format!("{}:{t}", self.familiar_name()),
+            (None, Some(d)) => format!("{}@{d}", self.familiar_name()),
+            (None, None) => format!("{}:latest", self.familiar_name()),
+        }
+    }
+
     /// The same repository with another tag (and no digest).
     pub fn with_tag(&self, tag: &str) -> ImageName {
         ImageName::parse(&format!("{}:{tag}", self.name())).expect("a valid name with a valid tag")
@@ -166,6 +176,10 @@ mod tests {
         assert_eq!(f("docker.io/library/busybox"), "busybox");
         assert_eq!(f("user/app"), "user/app");
         assert_eq!(f("localhost:5000/app"), "localhost:5000/app");
+        let full = |s: &str| ImageName::parse(s).unwrap().familiar();
+        assert_eq!(full("docker.io/library/busybox"), "busybox:latest");
+        assert_eq!(full("localhost:5000/app:v1"), "localhost:5000/app:v1");
+        assert_eq!(full(&format!("busybox@{D}")), format!("busybox@{D}"));
     }
 
     #[test]

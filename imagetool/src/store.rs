@@ -231,6 +231,23 @@ impl Store {
         )?)
     }
 
+    /// A destination that stores an image without a name (listed as `<none>`).
+    pub fn destination_unnamed(&self, describe: String) -> Result<LayoutDestination, StoreError> {
+        Ok(LayoutDestination::new(
+            self.layout.clone(),
+            None,
+            None,
+            describe,
+        )?)
+    }
+
+    /// A directory for temporary files on the store's file system.
+    pub fn tmp_dir(&self) -> Result<PathBuf, StoreError> {
+        let dir = self.layout.tmp_dir();
+        std::fs::create_dir_all(&dir).map_err(ImageError::io("create directory", &dir))?;
+        Ok(dir)
+    }
+
     /// Give the image `input` names another name.
     pub fn tag(&self, input: &str, new: &ImageName) -> Result<StoredImage, StoreError> {
         let layout = &self.layout;

@@ -1,5 +1,6 @@
 //! Image locations in skopeo's transport syntax:
-//! `docker://[registry/]repo[:tag|@digest]`, `oci:PATH[:ref]`, and a bare
+//! `docker://[registry/]repo[:tag|@digest]`, `oci:PATH[:ref]`,
+//! `docker-archive:FILE[:NAME|:@N]`, `oci-archive:FILE[:ref]`, and a bare
 //! name, which means the local store.
 use std::fmt;
 use std::path::PathBuf;
@@ -11,9 +12,7 @@ use crate::reference::{ImageName, ReferenceError};
 const OTHER_TRANSPORTS: &[&str] = &[
     "containers-storage",
     "dir",
-    "docker-archive",
     "docker-daemon",
-    "oci-archive",
     "ostree",
     "sif",
     "tarball",
@@ -23,7 +22,7 @@ const OTHER_TRANSPORTS: &[&str] = &[
 pub enum TransportError {
     #[error("invalid image location {value:?}: {reason}")]
     Invalid { value: String, reason: String },
-    #[error("invalid image location {value:?}: transport {transport:?} is not supported (use docker://, oci: or a bare name for the store)")]
+    #[error("invalid image location {value:?}: transport {transport:?} is not supported (use docker://, oci:, docker-archive:, oci-archive: or a bare name for the store)")]
     Unsupported { value: String, transport: String },
     #[error(transparent)]
     Reference(#[from] ReferenceError),
@@ -39,8 +38,37 @@ pub enum ImageRef {
         path: PathBuf,
         reference: Option<String>,
     },
+    /// `docker-archive:FILE[:NAME|:@N]`: a `docker save` archive; the
+    /// reference picks an image by one of its RepoTags or by position
+    /// (reading), or names the image (writing).
+    DockerArchive {
+        path: PathBuf,
+        reference: Option<ArchiveRef>,
+    },
+    /// `oci-archive:FILE[:ref]`: a tar of an OCI image layout.
+    OciArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// A bare name: the local store.
     Store(ImageName),
+}
+
+/// The image of a docker-archive: by name, or `@N` (the Nth image of
+/// manifest.json, from 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveRef {
+    Name(ImageName),
+    Index(usize),
+}
+
+impl fmt::Display for ArchiveRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArchiveRef::Name(n) => write!(f, "{n}"),
+            ArchiveRef::Index(i) => write!(f, "@{i}"),
+        }
+    }
 }
 
 impl fmt::Display for ImageRef {
@@ -49,6 +77,20 @@ impl fmt::Display for ImageRef {
             ImageRef::Docker(n) => write!(f, "docker://{n}"),
             ImageRef::Oci { path, reference } => {
                 write!(f, "oci:{}", path.display())?;
+                if let Some(r) = reference {
+                    write!(f, ":{r}")?;
+                }
+                Ok(())
+            }
+            ImageRef::DockerArchive { path, reference } => {
+                write!(f, "docker-archive:{}", path.display())?;
+                if let Some(r) = reference {
+                    write!(f, ":{r}")?;
+                }
+                Ok(())
+            }
+            ImageRef::OciArchive { path, reference } => {
+                write!(f, "oci-archive:{}", path.display())?;
                 if let Some(r) = reference {
                     write!(f, ":{r}")?;
                 }
@@ -89,19 +131,16 @@ impl ImageRef {
                 }
                 Ok(ImageRef::Docker(ImageName::parse(name)?))
             }
-            "oci" => {
+            "oci" | "oci-archive" => {
                 // skopeo splits at the first ':' after the transport: the
                 // path cannot contain one, the ref can.
-                let (path, reference) = match rest.split_once(':') {
-                    Some((p, r)) => (p, Some(r)),
-                    None => (rest, None),
-                };
+                let (path, reference) = split_path(rest);
                 if path.is_empty() {
-                    return Err(invalid("no directory after oci:"));
+                    return Err(invalid(&format!("no path after {transport}:")));
                 }
                 let reference = match reference {
                     None => None,
-                    Some("") => return Err(invalid("empty reference after the directory")),
+                    Some("") => return Err(invalid("empty reference after the path")),
                     Some(r) if !valid_ref_name(r) => {
                         return Err(invalid(
                             "the reference may only hold letters, digits and - . _ : @ + / (components separated by '/')",
@@ -109,7 +148,34 @@ impl ImageRef {
                     }
                     Some(r) => Some(r.to_string()),
                 };
-                Ok(ImageRef::Oci {
+                let path = PathBuf::from(path);
+                Ok(if transport == "oci" {
+                    ImageRef::Oci { path, reference }
+                } else {
+                    ImageRef::OciArchive { path, reference }
+                })
+            }
+            "docker-archive" => {
+                let (path, reference) = split_path(rest);
+                if path.is_empty() {
+                    return Err(invalid("no file after docker-archive:"));
+                }
+                let reference = match reference {
+                    None => None,
+                    Some("") => return Err(invalid("empty reference after the file")),
+                    Some(r) if r.starts_with('@') => match r[1..].parse::<usize>() {
+                        Ok(i) => Some(ArchiveRef::Index(i)),
+                        Err(_) => return Err(invalid("@ must be followed by an image's position in the archive (@0, @1, ...)")),
+                    },
+                    Some(r) => {
+                        let name = ImageName::parse(r)?;
+                        if name.digest().is_some() {
+                            return Err(invalid("a docker-archive names images by tag, not by digest"));
+                        }
+                        Some(ArchiveRef::Name(name))
+                    }
+                };
+                Ok(ImageRef::DockerArchive {
                     path: PathBuf::from(path),
                     reference,
                 })
@@ -120,6 +186,14 @@ impl ImageRef {
             }),
             _ => Ok(ImageRef::Store(ImageName::parse(value)?)),
         }
+    }
+}
+
+/// `PATH[:REF]` split at the first ':'.
+fn split_path(rest: &str) -> (&str, Option<&str>) {
+    match rest.split_once(':') {
+        Some((p, r)) => (p, Some(r)),
+        None => (rest, None),
     }
 }
 
@@ -205,13 +279,51 @@ mod tests {
             }
         );
         assert_eq!(p("oci:/x:v1").to_string(), "oci:/x:v1");
-        assert!(err("oci:").contains("no directory"));
+        assert!(err("oci:").contains("no path"));
         assert!(err("oci:/x:").contains("empty reference"));
         let e = err("oci:/x:a b");
         assert!(
             e.contains("\"oci:/x:a b\"") && e.contains("reference"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn archives() {
+        assert_eq!(
+            p("docker-archive:/tmp/a.tar"),
+            ImageRef::DockerArchive {
+                path: "/tmp/a.tar".into(),
+                reference: None
+            }
+        );
+        match p("docker-archive:a.tar:busybox") {
+            ImageRef::DockerArchive {
+                reference: Some(ArchiveRef::Name(n)),
+                ..
+            } => assert_eq!(n.to_string(), "docker.io/library/busybox:latest"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            p("docker-archive:a.tar:@2").to_string(),
+            "docker-archive:a.tar:@2"
+        );
+        assert!(err("docker-archive:a.tar:@x").contains("position"));
+        let d = "sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+        assert!(err(&format!("docker-archive:a.tar:busybox@{d}")).contains("not by digest"));
+        assert!(err("docker-archive:").contains("no file"));
+        assert_eq!(
+            p("oci-archive:/x.tar:docker.io/library/busybox:latest"),
+            ImageRef::OciArchive {
+                path: "/x.tar".into(),
+                reference: Some("docker.io/library/busybox:latest".into())
+            }
+        );
+        assert_eq!(
+            p("oci-archive:x.tar:v1").to_string(),
+            "oci-archive:x.tar:v1"
+        );
+        assert!(err("oci-archive:x.tar:").contains("empty reference"));
     }
 
     #[test]
@@ -228,11 +340,8 @@ mod tests {
             p("localhost:5000/app").to_string(),
             "localhost:5000/app:latest"
         );
-        let e = err("docker-archive:/x.tar");
-        assert!(
-            e.contains("docker-archive") && e.contains("not supported"),
-            "{e}"
-        );
+        let e = err("dir:/x");
+        assert!(e.contains("\"dir\"") && e.contains("not supported"), "{e}");
         assert!(err("").contains("empty"));
         assert!(err("Busybox").contains("\"Busybox\""));
     }

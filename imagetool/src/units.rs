@@ -125,6 +125,28 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + hour * 3600 + min * 60 + sec - offset)
 }
 
+/// Seconds since the epoch as RFC 3339 in UTC (`2024-02-29T12:34:56Z`).
+pub fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // civil_from_days (Howard Hinnant), the inverse of days_from_civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 fn num_of(s: &str) -> Option<i64> {
     if s.bytes().all(|c| c.is_ascii_digit()) {
         s.parse().ok()
@@ -177,6 +199,10 @@ mod tests {
             parse_rfc3339("2024-02-29T14:34:56+02:00"),
             Some(1_709_210_096)
         );
+        for t in [0, 951_868_800, 1_709_210_096, 4_102_444_800, -86_400] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
+        }
+        assert_eq!(format_rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
         for bad in [
             "",
             "2024-02-29",

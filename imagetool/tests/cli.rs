@@ -502,9 +502,10 @@ fn malformed_locations_are_usage_errors() {
         (vec!["copy", "Busybox", "oci:/x"], "\"Busybox\""),
         (vec!["copy", "docker:busybox", "x"], "docker://NAME"),
         (vec!["copy", "docker://", "x"], "no image name"),
-        (vec!["copy", "oci:", "x"], "no directory"),
+        (vec!["copy", "oci:", "x"], "no path"),
         (vec!["copy", "oci:/x:bad ref", "x"], "\"oci:/x:bad ref\""),
-        (vec!["copy", "docker-archive:/x.tar", "x"], "not supported"),
+        (vec!["copy", "dir:/x", "x"], "not supported"),
+        (vec!["copy", "docker-archive:/x.tar:@z", "x"], "position"),
         (
             vec!["copy", "x", "busybox@sha256:abc"],
             "busybox@sha256:abc",

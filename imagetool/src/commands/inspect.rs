@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{open_source, out, out_bytes, CommandError, Ctx};
 use crate::cli::InspectArgs;
 use crate::info::ImageInfo;
-use crate::transport::ImageRef;
+use crate::transport::{ArchiveRef, ImageRef};
 
 /// skopeo's inspect output, field for field and in its order.
 #[derive(Debug, Serialize)]
@@ -77,7 +77,13 @@ pub fn run(ctx: &Ctx, args: &InspectArgs) -> Result<(), CommandError> {
             };
             (Some(n.name()), tags)
         }
-        ImageRef::Oci { .. } => (None, Vec::new()),
+        ImageRef::DockerArchive {
+            reference: Some(ArchiveRef::Name(n)),
+            ..
+        } => (Some(n.name()), Vec::new()),
+        ImageRef::Oci { .. } | ImageRef::OciArchive { .. } | ImageRef::DockerArchive { .. } => {
+            (None, Vec::new())
+        }
     };
     let string = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
     let map = |v: Option<&HashMap<String, String>>| {

@@ -2,6 +2,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use crate::archive::{
+    input, ArchiveError, ArchiveOutput, DockerArchive, DockerArchiveWriter, OciArchive,
+    OciArchiveWriter,
+};
 use crate::cli::{Cli, Command, GlobalOpts, RegistryFlags};
 use crate::docker::{self, DockerDestination, DockerSource};
 use crate::image::{ImageDestination, ImageError, ImageSource};
@@ -9,20 +13,24 @@ use crate::layout::{Layout, LayoutDestination, LayoutSource, Mode};
 use crate::media::MediaError;
 use crate::reference::ReferenceError;
 use crate::store::{self, Store, StoreError};
-use crate::transport::{ImageRef, TransportError};
+use crate::transport::{ArchiveRef, ImageRef, TransportError};
 
 mod copy;
 mod digest;
+mod export;
 mod gc;
 mod images;
+mod import;
 mod inspect;
 pub mod list_tags;
+mod load;
 pub mod login;
 pub mod logout;
 mod pull;
 mod push;
 mod registry_commands;
 mod rmi;
+mod save;
 mod tag;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +48,14 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Flatten(#[from] crate::flatten::FlattenError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     #[error("{op} {}: {source}", .path.display())]
     Io {
         op: &'static str,
@@ -138,6 +154,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
         Command::ListTags(a) => registry_commands::list_tags(&a),
         Command::Login(a) => registry_commands::login(&a),
         Command::Logout(a) => registry_commands::logout(&a),
+        Command::Save(a) => save::run(&ctx, &a),
+        Command::Load(a) => load::run(&ctx, &a),
+        Command::Export(a) => export::run(&ctx, &a),
+        Command::Import(a) => import::run(&ctx, &a),
     }
 }
 
@@ -151,6 +171,19 @@ pub fn out_bytes(bytes: &[u8]) -> Result<(), CommandError> {
     match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.map_err(CommandError::io("write", "stdout")),
+    }
+}
+
+/// Where `-o` sends a tar: a file (written atomically), `-` for stdout,
+/// and without `-o` stdout unless it is a terminal.
+pub fn tar_output(output: Option<&str>) -> Result<ArchiveOutput, CommandError> {
+    match output {
+        Some("-") => Ok(ArchiveOutput::stdout()),
+        Some(path) => Ok(ArchiveOutput::file(std::path::Path::new(path))?),
+        None if std::io::stdout().is_terminal() => Err(CommandError::Usage(
+            "refusing to write a tar to a terminal: use -o FILE or redirect stdout".into(),
+        )),
+        None => Ok(ArchiveOutput::stdout()),
     }
 }
 
@@ -179,6 +212,19 @@ pub fn open_source(
             name,
             &docker::options(registry)?,
         )?)),
+        ImageRef::DockerArchive { path, reference } => {
+            let index = std::sync::Arc::new(input::open_path(path, None)?);
+            let archive = DockerArchive::open(index)?;
+            let i = archive.select(reference.as_ref())?;
+            Ok(Box::new(archive.source(i, location.to_string())?))
+        }
+        ImageRef::OciArchive { path, reference } => {
+            let index = std::sync::Arc::new(input::open_path(path, None)?);
+            let archive = OciArchive::open(index)?;
+            Ok(Box::new(
+                archive.source(reference.as_deref(), location.to_string())?,
+            ))
+        }
     }
 }
 
@@ -203,5 +249,22 @@ pub fn open_destination(
             name,
             &docker::options(registry)?,
         )?)),
+        ImageRef::DockerArchive { path, reference } => {
+            let tags = match reference {
+                None => Vec::new(),
+                Some(ArchiveRef::Name(n)) => vec![n.clone()],
+                Some(ArchiveRef::Index(_)) => {
+                    return Err(CommandError::Usage(format!(
+                        "{location}: @N selects an image to read; name the image to write with docker-archive:FILE:NAME"
+                    )))
+                }
+            };
+            let writer = DockerArchiveWriter::new(ArchiveOutput::file(path)?);
+            Ok(Box::new(writer.destination(tags, true)))
+        }
+        ImageRef::OciArchive { path, reference } => {
+            let writer = OciArchiveWriter::new(ArchiveOutput::file(path)?)?;
+            Ok(Box::new(writer.destination(reference.clone(), true)))
+        }
     }
 }

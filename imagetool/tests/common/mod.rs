@@ -7,6 +7,7 @@
 //! Each test binary uses only part of these helpers, so dead-code warnings are off here.
 #![allow(dead_code)]
 
+pub mod archives;
 pub mod berth;
 pub mod certs;
 pub mod client_data;
