@@ -15,6 +15,7 @@ pub mod digest;
 pub mod docker;
 pub mod image;
 pub mod info;
+pub mod layer;
 pub mod layout;
 pub mod media;
 pub mod platform;
