@@ -43,7 +43,7 @@ pub(super) struct Applier<'a> {
     pub root: OwnedFd,
     /// Where the root is (for the relative paths of directories we create).
     pub root_path: PathBuf,
-    pub layer: &'a str,
+    pub layer: String,
     pub opts: &'a ApplyOptions,
     pub lowers: &'a dyn Lowers,
     pub lower_fds: Option<Vec<OwnedFd>>,
@@ -67,13 +67,14 @@ pub(super) struct Applier<'a> {
 impl<'a> Applier<'a> {
     pub fn new(
         root: BorrowedFd<'_>,
-        layer: &'a str,
+        layer: String,
         opts: &'a ApplyOptions,
         lowers: &'a dyn Lowers,
     ) -> Result<Applier<'a>, LayerError> {
         let dir_err = |what| {
+            let layer = layer.clone();
             move |source: std::io::Error| LayerError::Dir {
-                layer: layer.to_string(),
+                layer,
                 path: String::new(),
                 what,
                 source,
@@ -204,7 +205,7 @@ impl<'a> Applier<'a> {
                 ))
             }
         }
-        let meta = Meta::read(e, &self.opts.ids, self.layer, &shown)?;
+        let meta = Meta::read(e, &self.opts.ids, &self.layer, &shown)?;
         match etype {
             EntryType::Directory => self.directory(&shown, &path, &meta),
             EntryType::Symlink => {

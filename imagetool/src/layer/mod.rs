@@ -86,6 +86,20 @@ pub struct Stats {
     pub root_mode: Option<u32>,
 }
 
+/// A layer whose entries are all written; [`Extracted::finish`] completes it.
+pub struct Extracted<'a> {
+    applier: apply::Applier<'a>,
+}
+
+impl Extracted<'_> {
+    /// Complete the layer: in overlay form, directories created without an
+    /// entry get the attributes of the same directories below (this waits
+    /// for the lower layers), and directory times are set.
+    pub fn finish(self) -> Result<Stats, LayerError> {
+        self.applier.finish()
+    }
+}
+
 /// Apply the layer blob `blob` to the directory `root`.
 pub fn apply(
     root: BorrowedFd<'_>,
@@ -94,6 +108,19 @@ pub fn apply(
     opts: &ApplyOptions,
     lowers: &dyn Lowers,
 ) -> Result<Stats, LayerError> {
+    extract(root, layer, blob, opts, lowers)?.finish()
+}
+
+/// Write every entry of the layer blob `blob` into the directory `root`,
+/// and check the blob's digest and the diff_id; the layer is complete after
+/// [`Extracted::finish`].
+pub fn extract<'a>(
+    root: BorrowedFd<'_>,
+    layer: &Layer<'_>,
+    blob: Box<dyn Read + Send + '_>,
+    opts: &'a ApplyOptions,
+    lowers: &'a dyn Lowers,
+) -> Result<Extracted<'a>, LayerError> {
     let name = layer.digest.to_string();
     let read_err = |what: &'static str| {
         let layer = name.clone();
@@ -113,7 +140,7 @@ pub fn apply(
     let hashing = compress::Hashing::new(stream, layer.diff_id).map_err(|e| {
         read_err("check the diff_id")(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
     })?;
-    let mut applier = apply::Applier::new(root, &name, opts, lowers)?;
+    let mut applier = apply::Applier::new(root, name.clone(), opts, lowers)?;
     let mut archive = tar::Archive::new(hashing);
     for entry in archive.entries().map_err(read_err("read the tar stream"))? {
         let mut entry = entry.map_err(read_err("read the tar stream"))?;
@@ -132,5 +159,5 @@ pub fn apply(
             });
         }
     }
-    applier.finish()
+    Ok(Extracted { applier })
 }
