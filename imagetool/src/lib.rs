@@ -8,6 +8,7 @@
 //! implementations ([`layout`], [`store`]), and [`copy`] over them.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod copy;
