@@ -22,8 +22,10 @@ pub mod logout;
 mod pull;
 mod push;
 mod registry_commands;
+mod release;
 mod rmi;
 mod tag;
+mod unpack;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -55,6 +57,8 @@ pub enum CommandError {
     Logout(#[from] logout::LogoutError),
     #[error(transparent)]
     ListTags(#[from] list_tags::ListTagsError),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// Errors already printed one by one (rmi of several names).
     #[error("{failed} of {total} failed")]
     Reported { failed: usize, total: usize },
@@ -127,6 +131,8 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
         Command::ListTags(a) => registry_commands::list_tags(&a),
         Command::Login(a) => registry_commands::login(&a),
         Command::Logout(a) => registry_commands::logout(&a),
+        Command::Unpack(a) => unpack::run(&ctx, &a),
+        Command::Release(a) => release::run(&a),
     }
 }
 
