@@ -308,3 +308,61 @@ pub fn sentinel(dir: &Path) -> PathBuf {
     std::os::unix::fs::symlink("file", s.join("link")).unwrap();
     s
 }
+
+/// Write an OCI layout at `dir` holding one image of `layers` (each a
+/// layer tar, stored gzip-compressed when `gzip`), tagged `tag`.
+pub fn layout_of(dir: &Path, layers: &[Vec<u8>], tag: &str, gzip: bool) {
+    use std::io::Write;
+    fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let put = |data: &[u8]| {
+        let d = sha256(data);
+        fs::write(dir.join("blobs/sha256").join(&d[7..]), data).unwrap();
+        (d, data.len())
+    };
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for l in layers {
+        diff_ids.push(sha256(l));
+        let (blob, mt) = if gzip {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(l).unwrap();
+            (
+                e.finish().unwrap(),
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            )
+        } else {
+            (l.clone(), OCI_LAYER)
+        };
+        let (d, size) = put(&blob);
+        descs.push(serde_json::json!({"mediaType": mt, "digest": d, "size": size}));
+    }
+    let config = serde_json::json!({
+        "architecture": common_arch(),
+        "os": "linux",
+        "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let (cd, cs) = put(&serde_json::to_vec(&config).unwrap());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": descs,
+    });
+    let (md, ms) = put(&serde_json::to_vec(&manifest).unwrap());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+                        "annotations": {"org.opencontainers.image.ref.name": tag}}],
+    });
+    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+fn common_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
