@@ -47,7 +47,7 @@ pub(super) struct Applier<'a> {
     pub opts: &'a ApplyOptions,
     pub lowers: &'a dyn Lowers,
     pub lower_fds: Option<Vec<OwnedFd>>,
-    pub buf: Vec<u8>,
+    pub buf: super::data::Buffer,
     /// Rootfs: (parent dir, name) of every entry this layer wrote, so an
     /// opaque whiteout spares them.
     pub written: HashSet<(u64, u64, OsString)>,
@@ -90,7 +90,7 @@ impl<'a> Applier<'a> {
             opts,
             lowers,
             lower_fds: None,
-            buf: vec![0u8; super::compress::BUF_SIZE],
+            buf: super::data::Buffer::new(),
             written: HashSet::new(),
             restore: HashMap::new(),
             explicit: HashMap::new(),
@@ -221,7 +221,10 @@ impl<'a> Applier<'a> {
                 let minor = h.device_minor().ok().flatten().unwrap_or(0);
                 self.node(&shown, &path, etype, major, minor, &meta)
             }
-            _ => self.file(&shown, &path, &meta, e),
+            _ => {
+                let size = e.size();
+                self.file(&shown, &path, &meta, size, e)
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! from a lower layer).
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -17,6 +17,7 @@ use nix::unistd::{fchownat, linkat, symlinkat, Gid, Uid};
 use tar::EntryType;
 
 use super::apply::{key_of, Applier, Times};
+use super::data;
 use super::entry::RelPath;
 use super::fsops;
 use super::lower;
@@ -81,34 +82,34 @@ impl Applier<'_> {
         shown: &str,
         path: &RelPath,
         meta: &Meta,
+        size: u64,
         data: &mut R,
     ) -> Result<(), LayerError> {
         let (dir, name) = self.parent_for(shown, path)?;
         self.clear_name(shown, dir.as_fd(), &name, false)?;
-        let mut f =
-            create_file(dir.as_fd(), &name).map_err(|e| self.fail(shown, "create the file")(e))?;
-        loop {
-            let n = match data.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(LayerError::Read {
-                        layer: self.layer.to_string(),
-                        what: "read the tar stream",
-                        source,
-                    })
-                }
-            };
-            f.write_all(&self.buf[..n])
-                .map_err(|source| LayerError::Entry {
-                    layer: self.layer.to_string(),
-                    path: shown.to_string(),
-                    what: "write the file",
-                    source,
-                })?;
-            self.stats.bytes += n as u64;
+        let mut direct = size >= data::DIRECT_MIN;
+        let mut f = match create_file(dir.as_fd(), &name, direct) {
+            Err(Errno::EINVAL) if direct => {
+                direct = false;
+                create_file(dir.as_fd(), &name, false)
+            }
+            r => r,
         }
+        .map_err(|e| self.fail(shown, "create the file")(e))?;
+        let n = data::copy(data, &mut f, &mut self.buf, direct).map_err(|e| match e {
+            data::CopyError::Read(source) => LayerError::Read {
+                layer: self.layer.to_string(),
+                what: "read the tar stream",
+                source,
+            },
+            data::CopyError::Write(source) => LayerError::Entry {
+                layer: self.layer.to_string(),
+                path: shown.to_string(),
+                what: "write the file",
+                source,
+            },
+        })?;
+        self.stats.bytes += n;
         meta.apply_fd(&f, self.opts.chown, false, true)
             .map_err(self.fail_io(shown))?;
         self.mark_written(dir.as_fd(), &name, shown)
@@ -329,15 +330,14 @@ fn fstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<FileStat, Errno> {
 }
 
 /// A new regular file (it must not exist), writable, mode 0600 until its
-/// metadata is applied.
-pub(super) fn create_file(dir: BorrowedFd<'_>, name: &OsStr) -> Result<File, Errno> {
-    openat(
-        dir,
-        name,
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map(File::from)
+/// metadata is applied; `direct`: opened with `O_DIRECT`.
+pub(super) fn create_file(dir: BorrowedFd<'_>, name: &OsStr, direct: bool) -> Result<File, Errno> {
+    let mut flags =
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    if direct {
+        flags |= OFlag::O_DIRECT;
+    }
+    openat(dir, name, flags, Mode::from_bits_truncate(0o600)).map(File::from)
 }
 
 /// Copy a non-directory (content, owner, mode, xattrs, times) from one
@@ -361,7 +361,7 @@ fn copy_entry(
             )
             .map(File::from)
             .map_err(io("open the hardlink target below"))?;
-            let mut dst = create_file(to, new).map_err(io("copy up the hardlink target"))?;
+            let mut dst = create_file(to, new, false).map_err(io("copy up the hardlink target"))?;
             std::io::copy(&mut src, &mut dst).map_err(|e| ("copy up the hardlink target", e))?;
         }
         SFlag::S_IFLNK => {

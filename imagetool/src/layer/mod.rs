@@ -26,6 +26,7 @@
 mod apply;
 pub mod compress;
 mod create;
+mod data;
 pub mod entry;
 mod error;
 mod finish;
