@@ -674,6 +674,35 @@ impl ImageSource for LayoutSource {
             &self.describe,
         )?))
     }
+
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send>, ImageError> {
+        let path = self.layout.blob_path(desc.digest());
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ImageError::BlobNotFound {
+                image: self.describe.clone(),
+                digest: desc.digest().clone(),
+            },
+            _ => ImageError::io("open", &path)(e),
+        })?;
+        let len = file
+            .metadata()
+            .map_err(ImageError::io("stat", &path))?
+            .len();
+        if len != desc.size() {
+            return Err(ImageError::Blob {
+                image: self.describe.clone(),
+                digest: desc.digest().clone(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "size mismatch: expected {} bytes, the file has {len}",
+                        desc.size()
+                    ),
+                ),
+            });
+        }
+        Ok(Box::new(file.take(len)))
+    }
 }
 
 /// Writing one image into a layout; it becomes visible under `reference`
