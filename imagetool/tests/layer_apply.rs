@@ -458,3 +458,41 @@ fn overlay_form_implicit_root_without_lowers_is_0755() {
     assert_eq!(s.root_mode, Some(0o755));
     assert_eq!(node(&l1).mode, 0o755);
 }
+
+#[test]
+fn opaque_root_in_both_forms() {
+    let mut a = Tar::new();
+    a.file("a/f", 0o644, b"f")
+        .file("g", 0o644, b"g")
+        .file("etc/old", 0o644, b"o");
+    let mut b = Tar::new();
+    b.marker(".wh..wh..opq")
+        .file("h", 0o644, b"h")
+        .file("etc/new", 0o644, b"n");
+    // Rootfs: everything of layer 1 is gone.
+    let (_t, r) = rootfs();
+    apply(&r, &a).unwrap();
+    apply(&r, &b).unwrap();
+    let names: Vec<String> = tree(&r).into_keys().collect();
+    assert_eq!(names, [".", "etc", "etc/new", "h"]);
+    // Overlay form: overlayfs ignores the opaque xattr on a layer's root, so
+    // the lower root's names are whited out and same-named directories made
+    // opaque.
+    let t = tempfile::tempdir().unwrap();
+    let (l1, l2) = (t.path().join("l1"), t.path().join("l2"));
+    fs::create_dir(&l1).unwrap();
+    fs::create_dir(&l2).unwrap();
+    extract(&l1, &a, &[]).unwrap();
+    extract(&l2, &b, std::slice::from_ref(&l1)).unwrap();
+    for wh in ["a", "g"] {
+        let n = node(&l2.join(wh));
+        assert_eq!((n.kind, n.rdev), ('c', 0), "{wh}");
+    }
+    let n = node(&l2.join("etc"));
+    assert!(
+        n.xattrs
+            .contains(&("trusted.overlay.opaque".to_string(), b"y".to_vec())),
+        "{n:?}"
+    );
+    assert_eq!(fs::read(l2.join("h")).unwrap(), b"h");
+}

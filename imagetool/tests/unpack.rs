@@ -256,6 +256,27 @@ fn rich_rootfs_matches_umoci() {
 }
 
 #[test]
+fn opaque_root_matches_umoci() {
+    let env = Env::new();
+    let layout = env.path("layout");
+    let mut l1 = Tar::new();
+    l1.file("a/f", 0o644, b"f")
+        .file("g", 0o644, b"g")
+        .file("etc/old", 0o644, b"o");
+    let mut l2 = Tar::new();
+    l2.marker(".wh..wh..opq")
+        .file("h", 0o644, b"h")
+        .file("etc/new", 0o644, b"n");
+    layout_of(&layout, &[l1.build(), l2.build()], "v1", false);
+    let b = env.unpack(&format!("oci:{}:v1", layout.display()), "bundle", &[]);
+    let umoci = env.path("umoci");
+    umoci_unpack(&layout, "v1", &umoci);
+    compare(&b.join("rootfs"), &umoci.join("rootfs"));
+    let names: Vec<String> = tree(&b.join("rootfs")).into_keys().collect();
+    assert_eq!(names, [".", "etc", "etc/new", "h"]);
+}
+
+#[test]
 fn second_unpack_reuses_the_cache_and_writes_go_to_upper() {
     let env = Env::new();
     let layout = busybox_image();

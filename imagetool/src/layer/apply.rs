@@ -61,6 +61,9 @@ pub(super) struct Applier<'a> {
     /// at the end they get the attributes of the same directory in the
     /// layers below, if there is one.
     pub implicit: HashMap<Key, PathBuf>,
+    /// Overlay: the layer has `.wh..wh..opq` at its root, which overlayfs
+    /// ignores on a layer's root directory; emulated at the end.
+    pub root_opaque: bool,
     pub stats: Stats,
 }
 
@@ -95,6 +98,7 @@ impl<'a> Applier<'a> {
             restore: HashMap::new(),
             explicit: HashMap::new(),
             implicit: HashMap::new(),
+            root_opaque: false,
             stats: Stats::default(),
         })
     }

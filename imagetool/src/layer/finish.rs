@@ -21,6 +21,9 @@ use super::{LayerError, Stats, Target};
 impl Applier<'_> {
     pub(super) fn finish(mut self) -> Result<Stats, LayerError> {
         if self.opts.target == Target::Overlay {
+            if self.root_opaque {
+                self.hide_lower_root()?;
+            }
             self.fix_implicit()?;
         }
         let restore: Vec<(Key, Times)> = self.restore.drain().collect();

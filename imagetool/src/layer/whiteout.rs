@@ -58,6 +58,10 @@ impl Applier<'_> {
                 self.note_change(d.as_fd(), &dir.to_path(), shown)?;
                 self.clear_lower(shown, d.as_fd())
             }
+            Target::Overlay if dir.is_root() => {
+                self.root_opaque = true;
+                Ok(())
+            }
             Target::Overlay => {
                 let d = self
                     .dir_fd(shown, &dir.0, true)?
@@ -91,6 +95,53 @@ impl Applier<'_> {
             } else {
                 fsops::remove_all_at(dir, &name)
                     .map_err(self.fail(shown, "delete what the opaque whiteout hides"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Applier<'_> {
+    /// Overlay form of an opaque root: overlayfs honours
+    /// `trusted.overlay.opaque` on directories but not on a layer's root, so
+    /// every name the layers below have at their roots is hidden here
+    /// instead: by a whiteout where this layer has nothing of that name, by
+    /// marking this layer's directory of that name opaque.
+    pub(super) fn hide_lower_root(&mut self) -> Result<(), LayerError> {
+        const SHOWN: &str = ".wh..wh..opq";
+        let mut names = std::collections::BTreeSet::new();
+        let lowers: Vec<std::os::fd::OwnedFd> = self
+            .lowers()?
+            .iter()
+            .map(|fd| fd.try_clone())
+            .collect::<Result<_, _>>()
+            .map_err(|source| LayerError::Entry {
+                layer: self.layer.to_string(),
+                path: SHOWN.into(),
+                what: "open a lower layer",
+                source,
+            })?;
+        for lower in &lowers {
+            names.extend(
+                fsops::list_dir(lower.as_fd()).map_err(self.fail(SHOWN, "list a lower layer"))?,
+            );
+        }
+        let root = self.root.as_fd();
+        for name in names {
+            match fsops::stat_at(root, &name).map_err(self.fail(SHOWN, "stat"))? {
+                None => mknodat(root, name.as_os_str(), SFlag::S_IFCHR, Mode::empty(), 0)
+                    .map_err(self.fail(SHOWN, "create an overlay whiteout"))?,
+                Some(st) if fsops::is_dir(&st) => {
+                    let d = fsops::open_dir_at(root, &name).map_err(self.fail(SHOWN, "open"))?;
+                    d.set_xattr(OPAQUE_XATTR, b"y")
+                        .map_err(|source| LayerError::Entry {
+                            layer: self.layer.to_string(),
+                            path: SHOWN.into(),
+                            what: "mark a directory opaque",
+                            source,
+                        })?;
+                }
+                Some(_) => {}
             }
         }
         Ok(())
