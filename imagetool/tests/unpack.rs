@@ -598,3 +598,51 @@ fn bundles_run_under_runc_and_berth_runtime() {
         }
     }
 }
+
+#[test]
+fn relative_bundle_and_store_paths() {
+    let env = Env::new();
+    let layout = busybox_image();
+    env.bundles.borrow_mut().push(env.path("rel/bundle"));
+    let out = Command::new(env!("CARGO_BIN_EXE_berth-image"))
+        .current_dir(env.t.path())
+        .args(["--store", "store", "unpack"])
+        .arg(format!("oci:{}:latest", layout.path().display()))
+        .arg("rel/bundle")
+        .env_remove("BERTH_IMAGE_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = env.path("rel/bundle");
+    let canon = fs::canonicalize(b.join("rootfs")).unwrap();
+    let line = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
+        .map(str::to_string)
+        .expect("rootfs is mounted");
+    assert!(
+        line.contains("lowerdir=/") && line.contains("upperdir=/"),
+        "{line}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&fs::read(b.join(".berth-bundle.json")).unwrap()).unwrap();
+    assert_eq!(record["rootfs"], "overlay");
+    assert_eq!(record["layers"].as_array().unwrap().len(), 5);
+    assert!(record["layers"][0].as_str().unwrap().starts_with('/'));
+    let out = Command::new(env!("CARGO_BIN_EXE_berth-image"))
+        .current_dir(env.t.path())
+        .args(["release", "rel/bundle"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!b.exists() && env.path("rel").exists());
+}

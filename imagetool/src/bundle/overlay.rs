@@ -1,13 +1,11 @@
 //! Overlay mounts: `lowerdir=<layers, topmost first>,upperdir,workdir`.
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
-use nix::sys::statfs::{statfs, OVERLAYFS_SUPER_MAGIC};
 
 use super::BundleError;
 use crate::layer::fsops::proc_fd;
@@ -22,19 +20,6 @@ pub fn available() -> bool {
             t.lines()
                 .any(|l| l.split_whitespace().last() == Some("overlay"))
         })
-}
-
-/// Whether `path` is the root of an overlay mount.
-pub fn is_overlay_mount(path: &Path) -> bool {
-    let Some(parent) = path.parent() else {
-        return false;
-    };
-    let (Ok(m), Ok(p)) = (std::fs::symlink_metadata(path), std::fs::metadata(parent)) else {
-        return false;
-    };
-    m.is_dir()
-        && m.dev() != p.dev()
-        && statfs(path).is_ok_and(|s| s.filesystem_type() == OVERLAYFS_SUPER_MAGIC)
 }
 
 fn plain(p: &Path) -> bool {

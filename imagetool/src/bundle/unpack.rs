@@ -102,6 +102,9 @@ pub fn unpack(
         image: what.clone(),
         reason,
     };
+    let bundle = &std::path::absolute(bundle).map_err(BundleError::io("resolve", bundle))?;
+    let store_root =
+        &std::path::absolute(store_root).map_err(BundleError::io("resolve", store_root))?;
     let info = ImageInfo::read(src, opts.platform.as_ref())?;
     let image_config: ImageConfiguration = serde_json::from_slice(&info.config_bytes)
         .map_err(|e| invalid(format!("config {}: {e}", info.parsed.config().digest())))?;
@@ -121,82 +124,72 @@ pub fn unpack(
             diff_ids.len()
         )));
     }
-
-    let created = match fs::symlink_metadata(bundle) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(parent) = bundle.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fs::create_dir_all(parent).map_err(BundleError::io("create directory", parent))?;
-            }
-            make_dir(bundle, 0o700)?;
-            true
-        }
-        Err(e) => return Err(BundleError::io("stat", bundle)(e)),
-        Ok(m) if m.is_dir() => {
-            let mut entries =
-                fs::read_dir(bundle).map_err(BundleError::io("read directory", bundle))?;
-            if entries.next().is_some() {
-                return Err(BundleError::NotEmpty {
-                    path: bundle.into(),
-                });
-            }
-            false
-        }
-        Ok(_) => {
-            return Err(BundleError::NotEmpty {
-                path: bundle.into(),
-            })
-        }
+    let use_overlay = opts.overlay && !layers.is_empty() && overlay::available();
+    let cache = if use_overlay {
+        Some(LayerCache::open(store_root)?)
+    } else {
+        None
     };
+    let wanted: Vec<CacheLayer> = layers
+        .iter()
+        .zip(diff_ids.iter().cloned())
+        .zip(cache::chain_ids(&diff_ids))
+        .map(|((desc, diff_id), c)| CacheLayer {
+            desc: desc.clone(),
+            diff_id,
+            key: cache::key(&c, &opts.ids),
+        })
+        .collect();
+
     let mut cleanup = Cleanup {
         bundle: bundle.to_path_buf(),
-        created,
+        created: prepare_bundle(bundle)?,
         mounted: false,
         armed: true,
     };
-    let rootfs = bundle.join(ROOTFS_DIR);
+    // The record first: whatever happens next, `release` can take it down.
     let manifest = info.manifest.digest.to_string();
-    let use_overlay = opts.overlay && !layers.is_empty() && overlay::available();
-    let report = if use_overlay {
-        let cache = LayerCache::open(store_root)?;
-        let chain = cache::chain_ids(&diff_ids);
-        let wanted: Vec<CacheLayer> = layers
-            .iter()
-            .zip(diff_ids.iter().cloned())
-            .zip(chain)
-            .map(|((desc, diff_id), c)| CacheLayer {
-                desc: desc.clone(),
-                diff_id,
-                key: cache::key(&c, &opts.ids),
-            })
-            .collect();
-        let report = cache.ensure(
-            src,
-            &wanted,
-            &cache::apply_options(&opts.ids),
-            opts.progress,
-        )?;
-        let lowers: Vec<PathBuf> = report.dirs.iter().rev().cloned().collect();
-        let (upper, work) = (bundle.join(UPPER_DIR), bundle.join(WORK_DIR));
-        make_dir(&upper, 0o700)?;
-        copy_root_attrs(&lowers[0], &upper)?;
-        make_dir(&work, 0o700)?;
-        make_dir(&rootfs, 0o700)?;
-        Record::new(&what, &manifest, RootfsKind::Overlay, lowers.clone()).write(bundle)?;
-        overlay::mount_overlay(&lowers, &upper, &work, &rootfs)?;
-        cleanup.mounted = true;
-        Unpacked {
-            rootfs: RootfsKind::Overlay,
-            extracted: report.extracted,
-            reused: report.reused,
+    let record = match &cache {
+        Some(c) => Record::new(
+            &what,
+            &manifest,
+            RootfsKind::Overlay,
+            wanted.iter().rev().map(|l| c.path(&l.key)).collect(),
+        ),
+        None => Record::new(&what, &manifest, RootfsKind::Copy, Vec::new()),
+    };
+    record.write(bundle)?;
+    let rootfs = bundle.join(ROOTFS_DIR);
+    let report = match &cache {
+        Some(c) => {
+            let report = c.ensure(
+                src,
+                &wanted,
+                &cache::apply_options(&opts.ids),
+                opts.progress,
+            )?;
+            let lowers: Vec<PathBuf> = report.dirs.iter().rev().cloned().collect();
+            let (upper, work) = (bundle.join(UPPER_DIR), bundle.join(WORK_DIR));
+            make_dir(&upper, 0o700)?;
+            copy_root_attrs(&lowers[0], &upper)?;
+            make_dir(&work, 0o700)?;
+            make_dir(&rootfs, 0o700)?;
+            overlay::mount_overlay(&lowers, &upper, &work, &rootfs)?;
+            cleanup.mounted = true;
+            Unpacked {
+                rootfs: RootfsKind::Overlay,
+                extracted: report.extracted,
+                reused: report.reused,
+            }
         }
-    } else {
-        make_dir(&rootfs, 0o700)?;
-        Record::new(&what, &manifest, RootfsKind::Copy, Vec::new()).write(bundle)?;
-        apply_all(src, layers, &diff_ids, &rootfs, &opts.ids)?;
-        Unpacked {
-            rootfs: RootfsKind::Copy,
-            extracted: layers.len(),
-            reused: 0,
+        None => {
+            make_dir(&rootfs, 0o700)?;
+            apply_all(src, layers, &diff_ids, &rootfs, &opts.ids)?;
+            Unpacked {
+                rootfs: RootfsKind::Copy,
+                extracted: layers.len(),
+                reused: 0,
+            }
         }
     };
     let spec = config::runtime_spec(
@@ -213,6 +206,34 @@ pub fn unpack(
     fs::write(&path, text).map_err(BundleError::io("write", &path))?;
     cleanup.armed = false;
     Ok(report)
+}
+
+/// Check that `bundle` is missing or an empty directory; create it (mode
+/// 0700) when missing. Returns whether it was created.
+fn prepare_bundle(bundle: &Path) -> Result<bool, BundleError> {
+    match fs::symlink_metadata(bundle) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = bundle.parent() {
+                fs::create_dir_all(parent).map_err(BundleError::io("create directory", parent))?;
+            }
+            make_dir(bundle, 0o700)?;
+            Ok(true)
+        }
+        Err(e) => Err(BundleError::io("stat", bundle)(e)),
+        Ok(m) if m.is_dir() => {
+            let mut entries =
+                fs::read_dir(bundle).map_err(BundleError::io("read directory", bundle))?;
+            if entries.next().is_some() {
+                return Err(BundleError::NotEmpty {
+                    path: bundle.into(),
+                });
+            }
+            Ok(false)
+        }
+        Ok(_) => Err(BundleError::NotEmpty {
+            path: bundle.into(),
+        }),
+    }
 }
 
 /// No overlay: apply every layer, in order, into `rootfs` (0700 until done).
