@@ -9,6 +9,7 @@
 //! `.berth-bundle.json` ([`record`]) says which, for `release`.
 pub mod cache;
 pub mod config;
+mod extract;
 pub mod overlay;
 pub mod record;
 mod release;
