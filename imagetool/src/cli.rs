@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::layer::{IdMapError, IdRange};
 use crate::platform::{Platform, PlatformError};
 
 #[derive(Debug, Parser)]
@@ -68,6 +69,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Make a single-layer image of a filesystem tar (like docker import).
     Import(ImportArgs),
+    /// Unpack an image into a runtime bundle (rootfs/ and config.json).
+    Unpack(UnpackArgs),
+    /// Unmount and remove a bundle made by unpack.
+    Release(ReleaseArgs),
 }
 
 /// `save --format`.
@@ -182,6 +187,10 @@ pub struct LogoutCli {
 }
 
 fn parse_platform(s: &str) -> Result<Platform, PlatformError> {
+    s.parse()
+}
+
+fn parse_id_range(s: &str) -> Result<IdRange, IdMapError> {
     s.parse()
 }
 
@@ -406,4 +415,30 @@ pub struct NamesArgs {
 pub struct DigestArgs {
     /// A manifest file.
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// The image: a store name or ID, or oci:PATH[:REF].
+    pub image: String,
+    /// The bundle directory to write (missing, or empty).
+    pub bundle: PathBuf,
+    /// The image to take from a multi-platform index: os/arch[/variant] (default: this host's).
+    #[arg(long, value_parser = parse_platform)]
+    pub platform: Option<Platform>,
+    /// Map the image's uids to host uids: CONTAINER:HOST:SIZE (repeatable).
+    #[arg(long = "uid-map", value_name = "CONTAINER:HOST:SIZE", value_parser = parse_id_range)]
+    pub uid_map: Vec<IdRange>,
+    /// Map the image's gids to host gids: CONTAINER:HOST:SIZE (repeatable).
+    #[arg(long = "gid-map", value_name = "CONTAINER:HOST:SIZE", value_parser = parse_id_range)]
+    pub gid_map: Vec<IdRange>,
+    /// Copy the layers into a plain rootfs instead of mounting an overlay of the layer cache.
+    #[arg(long)]
+    pub no_overlay: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// A bundle made by unpack.
+    pub bundle: PathBuf,
 }

@@ -174,6 +174,14 @@ pub trait ImageSource: Send + Sync {
     /// `InvalidData` at EOF if they differ.
     fn blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send>, ImageError>;
 
+    /// A blob's content with only its size checked, for a caller that
+    /// verifies the content another way (unpack checks every layer's
+    /// uncompressed digest, the config's diff_id, which covers it). By
+    /// default the same as [`ImageSource::blob`].
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send>, ImageError> {
+        self.blob(desc)
+    }
+
     /// The registry repository the blobs come from, if any.
     fn blob_location(&self) -> Option<BlobLocation> {
         None

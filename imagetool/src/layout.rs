@@ -123,9 +123,17 @@ impl Layout {
     /// `index.json` if they are missing.
     pub fn create(root: &Path, mode: Mode) -> Result<Layout, ImageError> {
         let layout = Layout::new(root, mode);
-        // Never turn a directory holding something else into a layout.
-        if let Ok(mut entries) = fs::read_dir(root) {
-            if !root.join(LAYOUT_FILE).exists() && entries.next().is_some() {
+        // Never turn a directory holding something else into a layout. (A
+        // layout another process is creating right now holds only its own
+        // names.)
+        if let Ok(entries) = fs::read_dir(root) {
+            let foreign = entries.filter_map(Result::ok).any(|e| {
+                let name = e.file_name();
+                ![BLOBS_DIR, PRIVATE_DIR, INDEX_FILE, LAYOUT_FILE]
+                    .iter()
+                    .any(|own| name == *own)
+            });
+            if !root.join(LAYOUT_FILE).exists() && foreign {
                 return Err(ImageError::NotLayout {
                     path: root.to_path_buf(),
                     reason: format!("the directory is not empty and has no {LAYOUT_FILE}"),
@@ -666,6 +674,35 @@ impl ImageSource for LayoutSource {
             Some(desc.size()),
             &self.describe,
         )?))
+    }
+
+    fn blob_unverified(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send>, ImageError> {
+        let path = self.layout.blob_path(desc.digest());
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ImageError::BlobNotFound {
+                image: self.describe.clone(),
+                digest: desc.digest().clone(),
+            },
+            _ => ImageError::io("open", &path)(e),
+        })?;
+        let len = file
+            .metadata()
+            .map_err(ImageError::io("stat", &path))?
+            .len();
+        if len != desc.size() {
+            return Err(ImageError::Blob {
+                image: self.describe.clone(),
+                digest: desc.digest().clone(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "size mismatch: expected {} bytes, the file has {len}",
+                        desc.size()
+                    ),
+                ),
+            });
+        }
+        Ok(Box::new(file.take(len)))
     }
 }
 

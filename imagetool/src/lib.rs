@@ -22,6 +22,7 @@ pub mod flatten;
 pub mod image;
 pub mod import;
 pub mod info;
+pub mod layer;
 pub mod layout;
 pub mod media;
 pub mod platform;

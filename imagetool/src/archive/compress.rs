@@ -57,8 +57,8 @@ pub fn decompressed<R: Read>(r: R) -> io::Result<Decompressed<R>> {
     let mut buffered = BufReader::with_capacity(256 * 1024, r);
     match peek(&mut buffered)? {
         Compression::None => Ok(Decompressed::Plain(buffered)),
-        Compression::Gzip => Ok(Decompressed::Gzip(Drained::new(MultiGzDecoder::new(
-            buffered,
+        Compression::Gzip => Ok(Decompressed::Gzip(Box::new(Drained::new(
+            MultiGzDecoder::new(buffered),
         )))),
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -70,7 +70,7 @@ pub fn decompressed<R: Read>(r: R) -> io::Result<Decompressed<R>> {
 /// A plain or gzip stream, read as plain.
 pub enum Decompressed<R: Read> {
     Plain(BufReader<R>),
-    Gzip(Drained<BufReader<R>>),
+    Gzip(Box<Drained<BufReader<R>>>),
 }
 
 impl<R: Read> Read for Decompressed<R> {

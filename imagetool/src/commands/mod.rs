@@ -29,9 +29,11 @@ pub mod logout;
 mod pull;
 mod push;
 mod registry_commands;
+mod release;
 mod rmi;
 mod save;
 mod tag;
+mod unpack;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -71,6 +73,8 @@ pub enum CommandError {
     Logout(#[from] logout::LogoutError),
     #[error(transparent)]
     ListTags(#[from] list_tags::ListTagsError),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// Errors already printed one by one (rmi of several names).
     #[error("{failed} of {total} failed")]
     Reported { failed: usize, total: usize },
@@ -158,6 +162,8 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
         Command::Load(a) => load::run(&ctx, &a),
         Command::Export(a) => export::run(&ctx, &a),
         Command::Import(a) => import::run(&ctx, &a),
+        Command::Unpack(a) => unpack::run(&ctx, &a),
+        Command::Release(a) => release::run(&a),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod client_data;
 pub mod fake;
 pub mod image;
 pub mod images;
+pub mod layers;
 pub mod mini_registry;
 pub mod registry;
 pub mod token_server;
