@@ -27,22 +27,7 @@ fn mounts_below(dir: &Path) -> Result<Vec<PathBuf>, BundleError> {
 /// mountinfo writes space, tab, newline and backslash as `\ooo`.
 fn unescape(s: &str) -> OsString {
     use std::os::unix::ffi::OsStringExt;
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    OsString::from_vec(out)
+    OsString::from_vec(berth_runtime::cgroups::mountinfo::unescape_bytes(s))
 }
 
 /// Unmount `bundle`'s rootfs (if mounted) and remove the bundle.
