@@ -646,3 +646,57 @@ fn relative_bundle_and_store_paths() {
     );
     assert!(!b.exists() && env.path("rel").exists());
 }
+
+#[test]
+fn release_refuses_while_something_is_mounted_inside() {
+    let env = Env::new();
+    let layout = busybox_image();
+    let image = format!("oci:{}:latest", layout.path().display());
+    // A bundle on its own tmpfs: released by emptying it.
+    let on_tmpfs = env.path("tmpfs-bundle");
+    fs::create_dir(&on_tmpfs).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &on_tmpfs,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _tmpfs = Umount(on_tmpfs.clone());
+    env.bundles.borrow_mut().push(on_tmpfs.clone());
+    env.run(&["unpack", &image, on_tmpfs.to_str().unwrap()])
+        .ok();
+    assert!(is_mount(&on_tmpfs.join("rootfs")));
+    env.run(&["release", on_tmpfs.to_str().unwrap()]).ok();
+    assert!(!is_mount(&on_tmpfs.join("rootfs")));
+    assert_eq!(fs::read_dir(&on_tmpfs).unwrap().count(), 0);
+
+    // Something else mounted inside a bundle: release unmounts its rootfs but
+    // removes nothing while the other mount is there.
+    let b = env.unpack(&image, "busy", &["--no-overlay"]);
+    let inside = b.join("rootfs/tmp");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &inside,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let _inside = Umount(inside.clone());
+    fs::write(inside.join("precious"), b"p").unwrap();
+    let r = env.run(&["release", b.to_str().unwrap()]).fails(1);
+    assert!(r.stderr.contains("is mounted inside the bundle"), "{r:?}");
+    assert_eq!(fs::read(inside.join("precious")).unwrap(), b"p");
+    assert!(b.join("rootfs/bin/busybox").exists());
+    drop(_inside);
+    env.run(&["release", b.to_str().unwrap()]).ok();
+    assert!(!b.exists());
+}
