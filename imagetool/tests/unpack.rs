@@ -536,6 +536,40 @@ fn hostile_images_are_refused_or_confined() {
     }
 }
 
+#[test]
+fn hardlink_targets_never_resolve_against_the_cwd() {
+    // berth-image runs with its cwd in the sentinel directory, which has a
+    // `file`; a layer hardlinks to `file` (and `./file`).
+    for target in ["file", "./file", "sub/inner"] {
+        for extra in [&[][..], &["--no-overlay"][..]] {
+            let env = Env::new();
+            let s = sentinel(env.t.path());
+            let before = tree(&s);
+            let layout = env.path("layout");
+            let mut l = Tar::new();
+            l.hardlink("h", target);
+            layout_of(&layout, &[l.build()], "v1", false);
+            let b = env.path("bundle");
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth-image"));
+            cmd.current_dir(&s)
+                .arg("--store")
+                .arg(env.store())
+                .arg("unpack")
+                .arg(format!("oci:{}:v1", layout.display()))
+                .arg(&b)
+                .args(extra)
+                .env_remove("BERTH_IMAGE_STORE");
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("does not exist"), "{stderr}");
+            assert_eq!(tree(&s), before);
+            assert_eq!(fs::metadata(s.join("file")).unwrap().nlink(), 1);
+            assert!(!b.exists());
+        }
+    }
+}
+
 fn berth_runtime() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().unwrap().parent().unwrap();
