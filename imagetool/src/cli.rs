@@ -13,7 +13,7 @@ use crate::platform::{Platform, PlatformError};
 #[command(
     name = "berth-image",
     version,
-    about = "berth-image: copy container images between registries, OCI layouts and the local store",
+    about = "berth-image: copy container images between registries, OCI layouts and the local store, and unpack them into runtime bundles",
     disable_help_subcommand = true
 )]
 pub struct Cli {

@@ -244,17 +244,8 @@ fn hardlinks_to_outside_are_refused() {
         refused(s.layer(&l), "h", "does not exist");
         s.check();
 
-        // A path relative to the process's cwd (the crate directory, which
-        // has a Cargo.toml) means nothing to the layer.
-        let cargo_toml = std::env::current_dir().unwrap().join("Cargo.toml");
-        let links = fs::metadata(&cargo_toml).unwrap().nlink();
-        let mut s = Scene::new(target);
-        let mut l = Tar::new();
-        l.hardlink("h", "Cargo.toml");
-        refused(s.layer(&l), "h", "does not exist");
-        assert_eq!(fs::metadata(&cargo_toml).unwrap().nlink(), links);
-        s.check();
-
+        // (A target relative to the process's cwd: tests/unpack.rs runs
+        // berth-image with its cwd in the sentinel directory.)
         let mut s = Scene::new(target);
         let mut l = Tar::new();
         l.symlink("s", &abs).hardlink("h", "s/file");

@@ -536,6 +536,40 @@ fn hostile_images_are_refused_or_confined() {
     }
 }
 
+#[test]
+fn hardlink_targets_never_resolve_against_the_cwd() {
+    // berth-image runs with its cwd in the sentinel directory, which has a
+    // `file`; a layer hardlinks to `file` (and `./file`).
+    for target in ["file", "./file", "sub/inner"] {
+        for extra in [&[][..], &["--no-overlay"][..]] {
+            let env = Env::new();
+            let s = sentinel(env.t.path());
+            let before = tree(&s);
+            let layout = env.path("layout");
+            let mut l = Tar::new();
+            l.hardlink("h", target);
+            layout_of(&layout, &[l.build()], "v1", false);
+            let b = env.path("bundle");
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth-image"));
+            cmd.current_dir(&s)
+                .arg("--store")
+                .arg(env.store())
+                .arg("unpack")
+                .arg(format!("oci:{}:v1", layout.display()))
+                .arg(&b)
+                .args(extra)
+                .env_remove("BERTH_IMAGE_STORE");
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("does not exist"), "{stderr}");
+            assert_eq!(tree(&s), before);
+            assert_eq!(fs::metadata(s.join("file")).unwrap().nlink(), 1);
+            assert!(!b.exists());
+        }
+    }
+}
+
 fn berth_runtime() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().unwrap().parent().unwrap();
@@ -645,4 +679,58 @@ fn relative_bundle_and_store_paths() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!b.exists() && env.path("rel").exists());
+}
+
+#[test]
+fn release_refuses_while_something_is_mounted_inside() {
+    let env = Env::new();
+    let layout = busybox_image();
+    let image = format!("oci:{}:latest", layout.path().display());
+    // A bundle on its own tmpfs: released by emptying it.
+    let on_tmpfs = env.path("tmpfs-bundle");
+    fs::create_dir(&on_tmpfs).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &on_tmpfs,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _tmpfs = Umount(on_tmpfs.clone());
+    env.bundles.borrow_mut().push(on_tmpfs.clone());
+    env.run(&["unpack", &image, on_tmpfs.to_str().unwrap()])
+        .ok();
+    assert!(is_mount(&on_tmpfs.join("rootfs")));
+    env.run(&["release", on_tmpfs.to_str().unwrap()]).ok();
+    assert!(!is_mount(&on_tmpfs.join("rootfs")));
+    assert_eq!(fs::read_dir(&on_tmpfs).unwrap().count(), 0);
+
+    // Something else mounted inside a bundle: release unmounts its rootfs but
+    // removes nothing while the other mount is there.
+    let b = env.unpack(&image, "busy", &["--no-overlay"]);
+    let inside = b.join("rootfs/tmp");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &inside,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let _inside = Umount(inside.clone());
+    fs::write(inside.join("precious"), b"p").unwrap();
+    let r = env.run(&["release", b.to_str().unwrap()]).fails(1);
+    assert!(r.stderr.contains("is mounted inside the bundle"), "{r:?}");
+    assert_eq!(fs::read(inside.join("precious")).unwrap(), b"p");
+    assert!(b.join("rootfs/bin/busybox").exists());
+    drop(_inside);
+    env.run(&["release", b.to_str().unwrap()]).ok();
+    assert!(!b.exists());
 }

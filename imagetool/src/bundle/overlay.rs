@@ -94,7 +94,7 @@ pub fn mount_overlay(
     )
     .map_err(|e| BundleError::Mount {
         target: target.to_path_buf(),
-        reason: "mount overlay".into(),
+        reason: "mount overlay (--no-overlay copies the layers instead)".into(),
         source: e.into(),
     })
 }

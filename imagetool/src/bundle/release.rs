@@ -51,18 +51,24 @@ pub fn release(bundle: &Path) -> Result<(), BundleError> {
         }
         overlay::unmount(&rootfs)?;
     }
-    if let Some(mount) = mounts_below(&dir)?.into_iter().next() {
+    let mounts = mounts_below(&dir)?;
+    if let Some(mount) = mounts.iter().find(|m| **m != dir) {
         return Err(BundleError::Busy {
             bundle: bundle.to_path_buf(),
-            mount,
+            mount: mount.clone(),
         });
+    }
+    let remove_err = |e: nix::errno::Errno| BundleError::io("remove", &dir)(e.into());
+    // A bundle that is itself a mount point (a tmpfs, say) is emptied and left.
+    if mounts.contains(&dir) {
+        let fd = layer::lower::open_layer_dir(&dir)?;
+        return fsops::clear_dir(fd.as_fd()).map_err(remove_err);
     }
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
         return Err(not_bundle("it is the root directory".into()));
     };
     let parent_fd = layer::lower::open_layer_dir(parent)?;
-    fsops::remove_all_at(parent_fd.as_fd(), name)
-        .map_err(|e| BundleError::io("remove", &dir)(e.into()))
+    fsops::remove_all_at(parent_fd.as_fd(), name).map_err(remove_err)
 }
 
 #[cfg(test)]
