@@ -73,6 +73,9 @@ pub enum Command {
     Unpack(UnpackArgs),
     /// Unmount and remove a bundle made by unpack.
     Release(ReleaseArgs),
+    /// Make the changes in an overlay bundle's rootfs a new layer on top of
+    /// its image, stored as NAME (like docker commit).
+    Commit(CommitArgs),
 }
 
 /// `save --format`.
@@ -441,4 +444,22 @@ pub struct UnpackArgs {
 pub struct ReleaseArgs {
     /// A bundle made by unpack.
     pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// A bundle made by unpack (overlay, not --no-overlay).
+    pub bundle: PathBuf,
+    /// The new image's name.
+    pub name: String,
+    /// A Dockerfile instruction for the config: CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL (repeatable).
+    #[arg(long, short = 'c', value_name = "INSTRUCTION")]
+    pub change: Vec<String>,
+    /// The image's author (config `author` and the history entry's).
+    #[arg(long, short = 'a')]
+    pub author: Option<String>,
+    /// A comment for the image's history entry.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
 }

@@ -85,7 +85,7 @@ impl ImageInfo {
     }
 }
 
-fn read_small(
+pub fn read_small(
     src: &dyn ImageSource,
     desc: &oci_spec::image::Descriptor,
     what: &str,

@@ -37,6 +37,8 @@ pub enum RootfsError {
     Changed { path: PathBuf },
     #[error("writing {output}: {source}")]
     Write { output: String, source: io::Error },
+    #[error("{}: {reason}", .path.display())]
+    Unsupported { path: PathBuf, reason: String },
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RootfsError + 'a {
@@ -109,12 +111,60 @@ pub fn write_tree<W: Write>(
         out,
         output,
         written: 0,
+        upper: false,
     };
     w.dir(dir, root, &[])?;
     Ok(w.written)
 }
 
+/// Write an overlay upper directory as an image layer: like
+/// [`write_tree`], but a whiteout (a 0/0 character device) becomes a
+/// `.wh.NAME` entry, a directory with `trusted.overlay.opaque=y` gets a
+/// `.wh..wh..opq` entry after its own, and overlayfs' own
+/// `trusted.overlay.*` xattrs are left out. Redirected directories and
+/// metacopy files (which only make sense with their lower layers) are
+/// refused.
+pub fn write_changes<W: Write>(
+    upper: &Path,
+    out: &mut Builder<W>,
+    output: &str,
+) -> Result<usize, RootfsError> {
+    let dir = Dir::open(
+        upper,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("open", upper)(e.into()))?;
+    let st = fstat(&dir).map_err(|e| io_err("stat", upper)(e.into()))?;
+    let mut w = Walker {
+        dev: st.st_dev,
+        links: HashMap::new(),
+        out,
+        output,
+        written: 0,
+        upper: true,
+    };
+    w.dir(dir, upper, &[])?;
+    Ok(w.written)
+}
+
+const OVERLAY_OPAQUE: &str = "trusted.overlay.opaque";
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+
+/// An empty regular file entry (a whiteout) with `st`'s owner and time.
+fn marker_meta(st: &FileStat) -> Meta {
+    let mut m = meta_of(st, Kind::File);
+    m.mode = 0o600;
+    m.size = 0;
+    m.major = 0;
+    m.minor = 0;
+    m
+}
+
 struct Walker<'a, W: Write> {
+    /// Writing an overlay upper directory (see [`write_changes`]).
+    upper: bool,
     dev: u64,
     /// (dev, inode) → the first path written for it.
     links: HashMap<(u64, u64), Vec<u8>>,
@@ -180,6 +230,17 @@ impl<W: Write> Walker<'_, W> {
         let Some(kind) = kind_of(st.st_mode) else {
             return Ok(()); // sockets cannot be archived
         };
+        if self.upper && kind == Kind::Char && st.st_rdev == 0 {
+            // An overlay whiteout: `.wh.NAME` next to where NAME was.
+            let mut wh = rel[..rel.len() - name.len()].to_vec();
+            wh.extend_from_slice(WHITEOUT_PREFIX);
+            wh.extend_from_slice(name.as_bytes());
+            marker_meta(&st)
+                .write(self.out, &wh, &mut io::empty())
+                .map_err(self.write_err())?;
+            self.written += 1;
+            return Ok(());
+        }
         let mut meta = meta_of(&st, kind);
         let changed = || RootfsError::Changed {
             path: path.to_path_buf(),
@@ -215,6 +276,25 @@ impl<W: Write> Walker<'_, W> {
                 None
             }
         };
+        let mut opaque = false;
+        if self.upper {
+            for (key, value) in &meta.xattrs {
+                match key.strip_prefix(crate::layer::fsops::OVERLAY_XATTR_PREFIX) {
+                    Some("redirect" | "metacopy") => {
+                        return Err(RootfsError::Unsupported {
+                            path: path.to_path_buf(),
+                            reason: format!(
+                                "has the overlay xattr {key} (a renamed directory or a metadata-only copy): it cannot be written as a layer"
+                            ),
+                        })
+                    }
+                    _ if key == OVERLAY_OPAQUE => opaque = value.as_slice() == b"y",
+                    _ => {}
+                }
+            }
+            meta.xattrs
+                .retain(|(k, _)| !k.starts_with(crate::layer::fsops::OVERLAY_XATTR_PREFIX));
+        }
         if kind != Kind::Dir && st.st_nlink > 1 {
             if let Some(first) = self.links.get(&(st.st_dev, st.st_ino)) {
                 let first = first.clone();
@@ -251,6 +331,15 @@ impl<W: Write> Walker<'_, W> {
                 meta.write(self.out, rel, &mut io::empty())
                     .map_err(self.write_err())?;
                 self.written += 1;
+                if opaque && kind == Kind::Dir {
+                    let mut opq = rel.to_vec();
+                    opq.push(b'/');
+                    opq.extend_from_slice(OPAQUE_MARKER);
+                    marker_meta(&st)
+                        .write(self.out, &opq, &mut io::empty())
+                        .map_err(self.write_err())?;
+                    self.written += 1;
+                }
                 // Not into other file systems (mount points stay empty).
                 if st.st_dev == self.dev {
                     let child = Dir::from_fd(fd).map_err(|e| io_err("open", path)(e.into()))?;

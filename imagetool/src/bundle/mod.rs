@@ -52,6 +52,8 @@ pub enum BundleError {
     },
     #[error("{}: {} is mounted inside the bundle; unmount it first", .bundle.display(), .mount.display())]
     Busy { bundle: PathBuf, mount: PathBuf },
+    #[error("{}: {reason}", .path.display())]
+    Unsupported { path: PathBuf, reason: String },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), CommandError> {
         (Box::new(f), args.file.clone())
     };
     let mut layer = import::layer_from_tar(input, &describe, &store.tmp_dir()?)?;
-    let created = units::format_rfc3339(now());
+    let created = units::format_rfc3339(super::now());
     let config = import::config(
         &layer.diff_id,
         &args.change,
@@ -36,17 +36,4 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<(), CommandError> {
     let dst = store.destination(&name)?;
     let id = import::store(&dst, &mut layer, &config)?;
     out(&format!("{id}\n"))
-}
-
-/// Now, or `$SOURCE_DATE_EPOCH` for reproducible images.
-fn now() -> i64 {
-    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse::<i64>().ok())
-    {
-        return t;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -15,6 +15,7 @@ use crate::reference::ReferenceError;
 use crate::store::{self, Store, StoreError};
 use crate::transport::{ArchiveRef, ImageRef, TransportError};
 
+mod commit;
 mod copy;
 mod digest;
 mod export;
@@ -164,7 +165,21 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
         Command::Import(a) => import::run(&ctx, &a),
         Command::Unpack(a) => unpack::run(&ctx, &a),
         Command::Release(a) => release::run(&a),
+        Command::Commit(a) => commit::run(&ctx, &a),
     }
+}
+
+/// Now, or `$SOURCE_DATE_EPOCH` for reproducible images.
+pub fn now() -> i64 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Write the answer to stdout; a closed pipe (`| head`) is not an error.

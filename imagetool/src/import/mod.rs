@@ -136,9 +136,16 @@ pub fn layer_from_tar(input: impl Read, name: &str, dir: &Path) -> Result<Layer,
 
 /// Check `--change` instructions before any input is read.
 pub fn check_changes(changes: &[String]) -> Result<(), ImportError> {
-    let mut scratch = Map::new();
+    apply_changes(&mut Map::new(), changes)
+}
+
+/// Apply `--change` instructions, in order, to a config's `config` object.
+pub fn apply_changes(
+    config: &mut Map<String, Value>,
+    changes: &[String],
+) -> Result<(), ImportError> {
     for ch in changes {
-        change::apply(&mut scratch, ch)?;
+        change::apply(config, ch)?;
     }
     Ok(())
 }
@@ -151,9 +158,7 @@ pub fn config(
     created: &str,
 ) -> Result<Vec<u8>, ImportError> {
     let mut c = Map::new();
-    for ch in changes {
-        change::apply(&mut c, ch)?;
-    }
+    apply_changes(&mut c, changes)?;
     let host = Platform::host();
     let mut history = json!({"created": created, "created_by": "berth-image import"});
     if let Some(m) = comment {
@@ -174,9 +179,9 @@ pub fn config(
 }
 
 #[derive(Serialize)]
-struct OciDescriptor<'a> {
+struct OciDescriptor {
     #[serde(rename = "mediaType")]
-    media_type: &'a str,
+    media_type: String,
     digest: String,
     size: u64,
 }
@@ -187,14 +192,25 @@ struct OciManifest<'a> {
     schema_version: u32,
     #[serde(rename = "mediaType")]
     media_type: &'a str,
-    config: OciDescriptor<'a>,
-    layers: Vec<OciDescriptor<'a>>,
+    config: OciDescriptor,
+    layers: Vec<OciDescriptor>,
 }
 
 /// Store the image made of `layer` and `config` in `dst` and commit it;
 /// returns the image ID (the config digest).
 pub fn store(
     dst: &dyn ImageDestination,
+    layer: &mut Layer,
+    config: &[u8],
+) -> Result<Digest, ImportError> {
+    store_on(dst, &[], layer, config)
+}
+
+/// Like [`store`], for an image whose layers are `base` (already in `dst`;
+/// Docker layer types are written as their OCI equal) and then `layer`.
+pub fn store_on(
+    dst: &dyn ImageDestination,
+    base: &[Descriptor],
     layer: &mut Layer,
     config: &[u8],
 ) -> Result<Digest, ImportError> {
@@ -208,15 +224,26 @@ pub fn store(
         schema_version: 2,
         media_type: media::OCI_MANIFEST,
         config: OciDescriptor {
-            media_type: media::OCI_CONFIG,
+            media_type: media::OCI_CONFIG.to_string(),
             digest: config_desc.digest().to_string(),
             size: config_desc.size(),
         },
-        layers: vec![OciDescriptor {
-            media_type: media::OCI_LAYER_GZIP,
-            digest: layer.digest.to_string(),
-            size: layer.size,
-        }],
+        layers: base
+            .iter()
+            .map(|d| OciDescriptor {
+                media_type: match d.media_type().to_string() {
+                    t if t == media::DOCKER_LAYER_GZIP => media::OCI_LAYER_GZIP.to_string(),
+                    t => t,
+                },
+                digest: d.digest().to_string(),
+                size: d.size(),
+            })
+            .chain([OciDescriptor {
+                media_type: media::OCI_LAYER_GZIP.to_string(),
+                digest: layer.digest.to_string(),
+                size: layer.size,
+            }])
+            .collect(),
     };
     let manifest = Manifest::new(
         serde_json::to_vec(&m).expect("a manifest serialises"),
