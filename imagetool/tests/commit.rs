@@ -243,3 +243,57 @@ fn commit_from_oci_layout() {
     assert!(config["author"].is_null());
     env.release(&c);
 }
+
+#[test]
+fn committed_image_pushes_pulls_back_and_runs_under_berth_runtime() {
+    let env = Env::new();
+    let layout = busybox_image();
+    let oci = format!("oci:{}:latest", layout.path().display());
+    env.run(&["copy", "-q", &oci, "busybox"]).ok();
+    let b = env.unpack("busybox", "bundle", &[]);
+    change(&b.join("rootfs"));
+    let b_str = b.to_str().unwrap().to_string();
+    env.run(&[
+        "commit",
+        &b_str,
+        "committed",
+        "-c",
+        r#"CMD ["cat","/new.txt"]"#,
+    ])
+    .ok();
+    env.release(&b);
+
+    // Push to a real registry, pull into another, empty store.
+    let reg = common::registry::Registry::start(common::registry::Kind::Plain);
+    let remote = format!("docker://{}/committed:v1", reg.host());
+    env.run(&["copy", "-q", "committed", &remote]).ok();
+    let other = env.path("other-store");
+    berth_image(&other, &["copy", "-q", &remote, "pulled"]).ok();
+    let bundle = env.path("pulled-bundle");
+    let bundle_str = bundle.to_str().unwrap().to_string();
+    berth_image(&other, &["unpack", "pulled", &bundle_str]).ok();
+    check_changed(&bundle.join("rootfs"));
+
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: Value = serde_json::from_slice(&fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = Value::Bool(false);
+    fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let out = Command::new(common::image::berth_runtime())
+        .arg("--root")
+        .arg(env.path("berth-state"))
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(format!("berth-commit-pull-{}", std::process::id()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("berth-runtime runs");
+    let release = berth_image(&other, &["release", &bundle_str]);
+    assert!(
+        out.status.success(),
+        "berth-runtime: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "committed\n");
+    release.ok();
+    assert!(!bundle.exists());
+}

@@ -570,21 +570,6 @@ fn hardlink_targets_never_resolve_against_the_cwd() {
     }
 }
 
-fn berth_runtime() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let debug = exe.parent().unwrap().parent().unwrap();
-    let bin = debug.join("berth-runtime");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "berth-runtime"])
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    bin
-}
-
 #[test]
 fn bundles_run_under_runc_and_berth_runtime() {
     let env = Env::new();
@@ -592,7 +577,7 @@ fn bundles_run_under_runc_and_berth_runtime() {
     let image = format!("oci:{}:latest", layout.path().display());
     for (runtime, name) in [
         (PathBuf::from("/usr/sbin/runc"), "runc"),
-        (berth_runtime(), "berth"),
+        (common::image::berth_runtime(), "berth"),
     ] {
         for extra in [&[][..], &["--no-overlay"][..]] {
             let bundle_name = format!("{name}-{}", extra.len());

@@ -477,3 +477,19 @@ pub fn content(dir: &Path) -> Vec<(String, u64)> {
         .filter(|(p, _)| !p.ends_with(".lock"))
         .collect()
 }
+
+/// The berth-runtime binary of this workspace (built first when missing).
+pub fn berth_runtime() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe.parent().unwrap().parent().unwrap();
+    let bin = debug.join("berth-runtime");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "berth-runtime"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    bin
+}
