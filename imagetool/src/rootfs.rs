@@ -98,23 +98,7 @@ pub fn write_tree<W: Write>(
     out: &mut Builder<W>,
     output: &str,
 ) -> Result<usize, RootfsError> {
-    let dir = Dir::open(
-        root,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| io_err("open", root)(e.into()))?;
-    let st = fstat(&dir).map_err(|e| io_err("stat", root)(e.into()))?;
-    let mut w = Walker {
-        dev: st.st_dev,
-        links: HashMap::new(),
-        out,
-        output,
-        written: 0,
-        upper: false,
-    };
-    w.dir(dir, root, &[])?;
-    Ok(w.written)
+    walk(root, out, output, false)
 }
 
 /// Write an overlay upper directory as an image layer: like
@@ -129,22 +113,32 @@ pub fn write_changes<W: Write>(
     out: &mut Builder<W>,
     output: &str,
 ) -> Result<usize, RootfsError> {
+    walk(upper, out, output, true)
+}
+
+/// The fd-by-fd walk behind [`write_tree`] and [`write_changes`].
+fn walk<W: Write>(
+    root: &Path,
+    out: &mut Builder<W>,
+    output: &str,
+    upper: bool,
+) -> Result<usize, RootfsError> {
     let dir = Dir::open(
-        upper,
+        root,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| io_err("open", upper)(e.into()))?;
-    let st = fstat(&dir).map_err(|e| io_err("stat", upper)(e.into()))?;
+    .map_err(|e| io_err("open", root)(e.into()))?;
+    let st = fstat(&dir).map_err(|e| io_err("stat", root)(e.into()))?;
     let mut w = Walker {
         dev: st.st_dev,
         links: HashMap::new(),
         out,
         output,
         written: 0,
-        upper: true,
+        upper,
     };
-    w.dir(dir, upper, &[])?;
+    w.dir(dir, root, &[])?;
     Ok(w.written)
 }
 

@@ -7,61 +7,13 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::image::{berth_image, Run};
+use common::bundles::BundleEnv as Env;
+use common::image::berth_image;
 use common::images::busybox_image;
 use serde_json::Value;
-
-/// A temp dir with a store; bundles made in it are released on drop.
-struct Env {
-    t: tempfile::TempDir,
-    bundles: std::cell::RefCell<Vec<PathBuf>>,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            t: tempfile::tempdir().unwrap(),
-            bundles: Default::default(),
-        }
-    }
-    fn store(&self) -> PathBuf {
-        self.t.path().join("store")
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.t.path().join(p)
-    }
-    fn run(&self, args: &[&str]) -> Run {
-        berth_image(&self.store(), args)
-    }
-    fn unpack(&self, image: &str, bundle: &str, extra: &[&str]) -> PathBuf {
-        let b = self.path(bundle);
-        self.bundles.borrow_mut().push(b.clone());
-        let mut args = vec!["unpack", image, b.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        self.run(&args).ok();
-        b
-    }
-    fn release(&self, b: &Path) {
-        self.run(&["release", b.to_str().unwrap()]).ok();
-        assert!(!b.exists());
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.run(args).ok().stdout).unwrap()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for b in self.bundles.borrow().iter() {
-            if b.exists() {
-                let _ = berth_image(&self.store(), &["release", b.to_str().unwrap()]);
-            }
-        }
-    }
-}
 
 /// Make the changes of the test in a mounted rootfs.
 fn change(rootfs: &Path) {

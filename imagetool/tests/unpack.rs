@@ -13,91 +13,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::image::{berth_image, Run};
+use common::bundles::{is_mount, BundleEnv as Env};
 use common::images::{busybox_image, ROOTFS_ABSENT, ROOTFS_PRESENT};
 use common::layers::{layout_of, node, sentinel, tree, Node, Tar, E};
 use tar::EntryType;
-
-/// A temp dir with a store; bundles made in it are released on drop.
-struct Env {
-    t: tempfile::TempDir,
-    bundles: std::cell::RefCell<Vec<PathBuf>>,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            t: tempfile::tempdir().unwrap(),
-            bundles: Default::default(),
-        }
-    }
-    fn store(&self) -> PathBuf {
-        self.t.path().join("store")
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.t.path().join(p)
-    }
-    fn run(&self, args: &[&str]) -> Run {
-        berth_image(&self.store(), args)
-    }
-    /// `unpack IMAGE BUNDLE [extra...]`, expected to succeed.
-    fn unpack(&self, image: &str, bundle: &str, extra: &[&str]) -> PathBuf {
-        let b = self.path(bundle);
-        self.bundles.borrow_mut().push(b.clone());
-        let mut args = vec!["unpack", image, b.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        self.run(&args).ok();
-        b
-    }
-    fn layers_dir(&self) -> PathBuf {
-        self.store().join(".berth/layers")
-    }
-    /// (name, inode, mtime) of every cached layer directory.
-    fn cache_ids(&self) -> Vec<(String, u64, i64, i64)> {
-        let mut v: Vec<_> = fs::read_dir(self.layers_dir())
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let m = fs::symlink_metadata(e.path()).unwrap();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    m.ino(),
-                    m.mtime(),
-                    m.mtime_nsec(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-    fn cache_tree(&self) -> BTreeMap<String, Node> {
-        tree(&self.layers_dir())
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        for b in self.bundles.borrow().iter() {
-            let rootfs = b.join("rootfs");
-            if is_mount(&rootfs) {
-                let _ = berth_image(&self.store(), &["release", b.to_str().unwrap()]);
-            }
-            if is_mount(&rootfs) {
-                let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-    }
-}
-
-fn is_mount(p: &Path) -> bool {
-    let Ok(canon) = fs::canonicalize(p) else {
-        return false;
-    };
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap()))
-}
 
 fn umoci_unpack(layout: &Path, tag: &str, bundle: &Path) {
     let out = Command::new("umoci")

@@ -9,6 +9,7 @@
 
 pub mod archives;
 pub mod berth;
+pub mod bundles;
 pub mod certs;
 pub mod client_data;
 pub mod fake;
