@@ -1,0 +1,42 @@
+//! berth: parse the command line, dispatch, print errors.
+//! Exit status: the command's (a container's own for run/wait), 1 on
+//! error, 2 on usage errors, 125 when run/create itself fails (docker's).
+#![forbid(unsafe_code)]
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use berth::cli::{Cli, Command};
+use berth::commands::{self, CommandError};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => {
+                let text = e.to_string();
+                eprint!("berth: {}", text.strip_prefix("error: ").unwrap_or(&text));
+                std::process::exit(2);
+            }
+        },
+    };
+    let run_like = matches!(cli.command, Command::Run(_) | Command::Create(_));
+    std::process::exit(match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => report(&e, run_like),
+    });
+}
+
+fn report(e: &CommandError, run_like: bool) -> i32 {
+    if !e.reported() {
+        eprintln!("berth: {e}");
+    }
+    if run_like {
+        125
+    } else {
+        e.exit_code()
+    }
+}

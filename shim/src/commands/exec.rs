@@ -1,0 +1,7 @@
+//! `berth exec` (not implemented yet).
+use super::{CommandError, Ctx};
+use crate::cli::*;
+
+pub fn run(_ctx: &Ctx, _args: &ExecArgs) -> Result<i32, CommandError> {
+    Err(CommandError::NotImplemented("exec"))
+}

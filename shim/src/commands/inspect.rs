@@ -1,0 +1,7 @@
+//! `berth inspect` (not implemented yet).
+use super::{CommandError, Ctx};
+use crate::cli::*;
+
+pub fn run(_ctx: &Ctx, _args: &InspectArgs) -> Result<i32, CommandError> {
+    Err(CommandError::NotImplemented("inspect"))
+}

@@ -1,0 +1,7 @@
+//! `berth logs` (not implemented yet).
+use super::{CommandError, Ctx};
+use crate::cli::*;
+
+pub fn run(_ctx: &Ctx, _args: &LogsArgs) -> Result<i32, CommandError> {
+    Err(CommandError::NotImplemented("logs"))
+}

@@ -1,0 +1,7 @@
+//! `berth rename` (not implemented yet).
+use super::{CommandError, Ctx};
+use crate::cli::*;
+
+pub fn run(_ctx: &Ctx, _args: &RenameArgs) -> Result<i32, CommandError> {
+    Err(CommandError::NotImplemented("rename"))
+}

@@ -1,0 +1,7 @@
+//! `berth start` (not implemented yet).
+use super::{CommandError, Ctx};
+use crate::cli::*;
+
+pub fn run(_ctx: &Ctx, _args: &StartArgs) -> Result<i32, CommandError> {
+    Err(CommandError::NotImplemented("start"))
+}

@@ -1,0 +1,7 @@
+//! `berth top` (not implemented yet).
+use super::{CommandError, Ctx};
+use crate::cli::*;
+
+pub fn run(_ctx: &Ctx, _args: &TopArgs) -> Result<i32, CommandError> {
+    Err(CommandError::NotImplemented("top"))
+}

@@ -1,7 +1,0 @@
-//! `berth-shim`: not implemented yet (see the open issues); exits non-zero so no script mistakes it for a working tool.
-#![forbid(unsafe_code)]
-
-fn main() {
-    eprintln!("berth-shim: not implemented yet");
-    std::process::exit(1);
-}

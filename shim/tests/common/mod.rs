@@ -1,0 +1,228 @@
+//! Test fixtures: a berth environment with its own roots and cgroup parent,
+//! and a busybox image (Debian's busybox-static) in a store shared by the
+//! tests of one binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A binary of another workspace package, built on demand.
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().unwrap().parent().unwrap();
+    let bin = target.join(name);
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", package, "--bin", name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cargo build -p {package}");
+    }
+    bin
+}
+
+pub fn berth_runtime() -> PathBuf {
+    workspace_bin("berth-runtime", "berth-runtime")
+}
+
+pub fn berth_image() -> PathBuf {
+    workspace_bin("berth-image", "berth-image")
+}
+
+/// A store with `busybox:latest` (CMD ["sh"]), made once per test binary.
+pub fn shared_store() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("berth-test-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let tar = busybox_rootfs_tar(&dir);
+        let out = Command::new(berth_image())
+            .arg("--store")
+            .arg(dir.join("store"))
+            .args(["import", "-c", "CMD [\"sh\"]"])
+            .arg(&tar)
+            .arg("busybox:latest")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir.join("store")
+    })
+}
+
+/// A tar of a busybox rootfs: /bin/busybox and its applet links, /etc files.
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    for d in [
+        "bin", "etc", "tmp", "proc", "sys", "dev", "root", "var", "home",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("busybox-static is installed (/bin/busybox)");
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+        }
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    let tar = dir.join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tar
+}
+
+/// One test's berth: its own root, run root and cgroup parent.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub store: PathBuf,
+    pub cgroup_parent: String,
+    pub runtime: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env::with_runtime(berth_runtime())
+    }
+
+    pub fn with_runtime(runtime: PathBuf) -> Env {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        // Short paths: unix socket paths must stay under 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("bt")
+            .tempdir_in("/tmp")
+            .unwrap();
+        Env {
+            store: shared_store().to_path_buf(),
+            cgroup_parent: format!("/berth-test-{}-{n}", std::process::id()),
+            runtime,
+            dir,
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn run_root(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// `berth` with this environment.
+    pub fn berth(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.env("BERTH_ROOT", self.root())
+            .env("BERTH_RUN_ROOT", self.run_root())
+            .env("BERTH_IMAGE_STORE", &self.store)
+            .env("BERTH_RUNTIME", &self.runtime)
+            .env("BERTH_SHIM", env!("CARGO_BIN_EXE_berth-shim"))
+            .env("BERTH_CGROUP_PARENT", &self.cgroup_parent)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run berth with `args`; the output (stdin null).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.berth().args(args).output().unwrap()
+    }
+
+    /// Run berth with `args`, asserting success; stdout as a string.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run berth with `args`, asserting failure; stderr as a string.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "berth {args:?} should have failed:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `berth inspect -f TEMPLATE NAME`, trimmed.
+    pub fn inspect(&self, name: &str, template: &str) -> String {
+        self.ok(&["inspect", "-f", template, name])
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Remove every container (kills what still runs), then the cgroup parent.
+        if let Ok(out) = self.berth().args(["ps", "-a", "-q", "--no-trunc"]).output() {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = self.berth().args(["rm", "-f", "-v", id]).output();
+            }
+        }
+        remove_cgroup_parent(&self.cgroup_parent);
+    }
+}
+
+/// Remove our cgroup parent from every hierarchy (only empty dirs go).
+pub fn remove_cgroup_parent(parent: &str) {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path().join(parent.trim_start_matches('/'));
+        if dir.is_dir() {
+            // Children first (berth-created container cgroups).
+            if let Ok(kids) = std::fs::read_dir(&dir) {
+                for k in kids.flatten() {
+                    if k.path().is_dir() {
+                        let _ = std::fs::remove_dir(k.path());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Poll `f` until it is true or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
