@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod container;
 pub mod dirs;
+pub mod inside;
 pub mod logs;
 pub mod monitor;
 pub mod ociclient;

@@ -48,6 +48,8 @@ pub enum CommandError {
     Monitor(#[from] crate::monitor::MonitorError),
     #[error(transparent)]
     Image(#[from] berth_image::commands::CommandError),
+    #[error(transparent)]
+    Inside(#[from] crate::inside::InsideError),
     #[error("{op} {}: {source}", .path.display())]
     Io {
         op: &'static str,
