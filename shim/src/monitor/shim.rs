@@ -131,13 +131,16 @@ pub fn main(args: ShimArgs) -> i32 {
             MonitorError::Start { message, .. } => message.clone(),
             e => e.to_string(),
         };
-        match sync.take() {
-            Some(s) => report(Some(OwnedFd::from(s)), &message, code),
-            None => monitor.record_failure(&message, code),
+        monitor.record_failure(&message, code);
+        // Clean up (--rm) before the caller hears of it.
+        monitor.finish();
+        if let Some(s) = sync.take() {
+            report(Some(OwnedFd::from(s)), &message, code);
         }
+        return 1;
     }
     monitor.finish();
-    i32::from(result.is_err())
+    0
 }
 
 fn report(sync: Option<OwnedFd>, message: &str, code: i32) {
