@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32, CommandError> {
         user,
         cwd: args.workdir.clone(),
         tty: args.tty,
-        privileged: args.privileged.then(process::cap_last_cap),
+        privileged: args.privileged.then(process::privileged_capabilities),
     };
     let spec = process::exec_process(&base, &overrides)?;
 

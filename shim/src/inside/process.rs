@@ -123,8 +123,9 @@ pub struct ExecOverrides {
     pub user: Option<ExecUser>,
     pub cwd: Option<String>,
     pub tty: bool,
-    /// All capabilities up to this one (the kernel's `cap_last_cap`).
-    pub privileged: Option<u32>,
+    /// `--privileged`: the capabilities of this mask (bit N = capability N,
+    /// see [`privileged_capabilities`]).
+    pub privileged: Option<u64>,
 }
 
 /// `-e` entries as NAME=VALUE: `NAME` alone takes the value from `lookup`
@@ -148,13 +149,23 @@ pub fn host_env(
     Ok(out)
 }
 
-/// The kernel's highest capability number (/proc/sys/kernel/cap_last_cap),
-/// or the last one berth knows.
-pub fn cap_last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+/// What `--privileged` gives: every capability berth itself may hold (its
+/// bounding set, /proc/self/status CapBnd), so the runtime can grant them;
+/// else every one up to the kernel's cap_last_cap.
+pub fn privileged_capabilities() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(mask) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+    {
+        return mask;
+    }
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(CAPABILITIES.len() as u32 - 1)
+        .unwrap_or(CAPABILITIES.len() as u32 - 1);
+    u64::MAX >> (63 - last.min(63))
 }
 
 /// The container's `process` object of `config.json` at `path`.
@@ -230,11 +241,12 @@ pub fn exec_process(base: &Value, o: &ExecOverrides) -> Result<Value, ProcessErr
         p.insert("user".into(), Value::Object(u));
     }
 
-    if let Some(last) = o.privileged {
+    if let Some(mask) = o.privileged {
         let all: Vec<&str> = CAPABILITIES
             .iter()
-            .take(last as usize + 1)
-            .copied()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, c)| *c)
             .collect();
         p.insert(
             "capabilities".into(),
@@ -337,7 +349,7 @@ mod tests {
             }),
             cwd: Some("/tmp".into()),
             tty: true,
-            privileged: Some(40),
+            privileged: Some((1 << 41) - 1),
         };
         let p = exec_process(&base(), &o).unwrap();
         assert_eq!(
@@ -362,10 +374,12 @@ mod tests {
         // -e HOME wins over the user's home.
         let mut o2 = o.clone();
         o2.env = vec!["HOME=/x".into()];
-        o2.privileged = Some(37);
+        o2.privileged = Some(0x1ff_feff_ffff);
         let p = exec_process(&base(), &o2).unwrap();
         assert!(p["env"].as_array().unwrap().contains(&json!("HOME=/x")));
-        assert_eq!(p["capabilities"]["effective"].as_array().unwrap().len(), 38);
+        let effective = p["capabilities"]["effective"].as_array().unwrap();
+        assert_eq!(effective.len(), 40);
+        assert!(!effective.contains(&json!("CAP_SYS_RESOURCE")));
     }
 
     #[test]

@@ -146,8 +146,10 @@ pub fn walk(src: &Source, top: Option<&OsStr>, sink: &mut dyn Sink) -> Result<()
         base: &src.path,
     };
     match top {
-        Some(name) => w.node(src.fd.as_fd(), &src.stat, Path::new(name), sink),
-        None if src.kind() == Kind::Dir => w.children(src.fd.as_fd(), Path::new(""), sink),
+        Some(name) => w.node(src.fd.as_fd(), &src.stat, None, Path::new(name), sink),
+        None if src.kind() == Kind::Dir => {
+            w.children(src.fd.as_fd(), src.stat.st_dev, Path::new(""), sink)
+        }
         None => Err(CopyError::NotADirectory {
             path: src.path.display().to_string(),
             place: src.place.clone(),
@@ -172,10 +174,12 @@ impl Walker<'_> {
         }
     }
 
+    /// One entry; `parent_dev` is its directory's device (None for the top).
     fn node(
         &mut self,
         fd: std::os::fd::BorrowedFd<'_>,
         st: &FileStat,
+        parent_dev: Option<u64>,
         rel: &Path,
         sink: &mut dyn Sink,
     ) -> Result<(), CopyError> {
@@ -183,7 +187,11 @@ impl Walker<'_> {
         let kind = kind_of(st);
         if kind == SFlag::S_IFDIR {
             sink.entry(rel, &meta, Entry::Dir)?;
-            self.children(fd, rel, sink)?;
+            // A running container's /proc, /sys and the like: the mount
+            // point, not the kernel's files.
+            if parent_dev.is_none_or(|d| d == st.st_dev) || !pseudo_fs(fd) {
+                self.children(fd, st.st_dev, rel, sink)?;
+            }
             return sink.dir_done(rel, &meta);
         }
         if kind == SFlag::S_IFREG {
@@ -225,6 +233,7 @@ impl Walker<'_> {
     fn children(
         &mut self,
         dir: std::os::fd::BorrowedFd<'_>,
+        dev: u64,
         rel: &Path,
         sink: &mut dyn Sink,
     ) -> Result<(), CopyError> {
@@ -260,10 +269,31 @@ impl Walker<'_> {
                 Err(e) => return Err(self.sys("open", &child_rel)(e)),
             };
             let st = fstat(&fd).map_err(self.sys("stat", &child_rel))?;
-            self.node(fd.as_fd(), &st, &child_rel, sink)?;
+            self.node(fd.as_fd(), &st, Some(dev), &child_rel, sink)?;
         }
         Ok(())
     }
+}
+
+/// Whether the directory `fd` is on a kernel pseudo filesystem (proc,
+/// sysfs, cgroup, devpts, ...), whose files are not a container's data.
+fn pseudo_fs(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use nix::sys::statfs::*;
+    let Ok(st) = fstatfs(fd) else {
+        return false;
+    };
+    [
+        PROC_SUPER_MAGIC,
+        SYSFS_MAGIC,
+        CGROUP_SUPER_MAGIC,
+        CGROUP2_SUPER_MAGIC,
+        DEVPTS_SUPER_MAGIC,
+        DEBUGFS_MAGIC,
+        TRACEFS_MAGIC,
+        SECURITYFS_MAGIC,
+        BPF_FS_MAGIC,
+    ]
+    .contains(&st.filesystem_type())
 }
 
 /// Exactly `left` bytes of `inner`: a file that shrank while being copied
