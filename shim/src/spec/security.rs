@@ -75,17 +75,32 @@ pub const DOCKER_DEFAULT: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// The capabilities this kernel has (up to /proc/sys/kernel/cap_last_cap).
+/// The capabilities berth can give: those of its own bounding set (a
+/// container cannot get more) that this kernel has (up to
+/// /proc/sys/kernel/cap_last_cap).
 pub fn all_capabilities() -> Vec<String> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(CAPABILITIES.len() - 1);
+    let bounding = own_bounding_set().unwrap_or(u64::MAX);
     CAPABILITIES
         .iter()
+        .enumerate()
         .take(last + 1)
-        .map(|c| c.to_string())
+        .filter(|(bit, _)| bounding & (1 << bit) != 0)
+        .map(|(_, c)| c.to_string())
         .collect()
+}
+
+/// `CapBnd` of /proc/self/status.
+fn own_bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))?
+        .trim();
+    u64::from_str_radix(hex, 16).ok()
 }
 
 /// `sys_admin`, `CAP_SYS_ADMIN`, `Cap_Sys_Admin` → `CAP_SYS_ADMIN`; `all` → `ALL`.
@@ -141,6 +156,21 @@ pub fn capabilities(run: &RunArgs) -> Result<Vec<String>, SpecError> {
             .collect()
     };
     caps.retain(|c| c != "ALL");
+    // What berth itself lacks cannot be given: an error when asked for by
+    // name, silently left out of the default set.
+    let available = all_capabilities();
+    if let Some(missing) = adds
+        .iter()
+        .find(|c| *c != "ALL" && !drops.contains(c) && !available.contains(c))
+    {
+        return Err(SpecError::invalid(
+            "--cap-add",
+            missing,
+            "berth does not have this capability itself (it is not in its bounding set), \
+             so it cannot give it",
+        ));
+    }
+    caps.retain(|c| available.contains(c));
     caps.sort_by_key(|c| CAPABILITIES.iter().position(|k| k == c));
     caps.dedup();
     Ok(caps)

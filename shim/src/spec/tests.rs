@@ -511,6 +511,18 @@ fn capabilities_default_to_dockers_set() {
     assert_eq!(got.len(), security::all_capabilities().len() - 1);
     assert!(!got.contains(&"CAP_SYS_ADMIN".to_string()));
 
+    // A capability berth lacks itself (this sandbox may lack some) cannot be given.
+    let available = security::all_capabilities();
+    if let Some(missing) = security::CAPABILITIES
+        .iter()
+        .find(|c| !available.contains(&c.to_string()))
+    {
+        let err = f
+            .build(&run_args(|r| r.cap_add = vec![missing.to_string()]))
+            .unwrap_err();
+        assert!(err.to_string().contains("bounding set"), "{err}");
+    }
+
     let err = f
         .build(&run_args(|r| r.cap_add = vec!["CAP_FLY".into()]))
         .unwrap_err();
