@@ -353,9 +353,10 @@ fn network_of_another_container() {
         "readlink /proc/self/ns/net > /shared/ns; sleep 60",
     ]);
     let id = id.trim().to_string();
-    assert!(wait_for(Duration::from_secs(10), || shared
-        .join("ns")
-        .exists()));
+    // Created by the redirection before the line is written: wait for the line.
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(shared.join("ns")).is_ok_and(|s| s.ends_with('\n'))
+    }));
     let theirs = std::fs::read_to_string(shared.join("ns")).unwrap();
     let ours = sh_ok(
         &env,

@@ -320,3 +320,122 @@ fn prune_removes_unused_anonymous_volumes() {
     );
     assert_eq!(names(&env.ok(&["volume", "ls", "-q"])), ["keep"]);
 }
+
+/// An image like busybox with `VOLUME /seed` over image content, in the
+/// shared store.
+fn seeded_image(env: &Env) -> &'static str {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = tempfile::tempdir().unwrap();
+        common::busybox_rootfs_tar(dir.path());
+        let root = dir.path().join("rootfs");
+        std::fs::create_dir_all(root.join("seed/sub")).unwrap();
+        std::fs::write(root.join("seed/sub/file"), "from the image\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("seed/link")).unwrap();
+        let tar = dir.path().join("seeded.tar");
+        let st = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = std::process::Command::new(common::berth_image())
+            .arg("--store")
+            .arg(&env.store)
+            .args(["import", "-c", "CMD [\"sh\"]", "-c", "VOLUME /seed"])
+            .arg(&tar)
+            .arg("seeded:latest")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    "seeded:latest"
+}
+
+#[test]
+fn image_volumes_are_filled_from_the_image() {
+    let env = Env::new();
+    let image = seeded_image(&env);
+    // An anonymous volume for VOLUME /seed, filled from the image, gone with --rm.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        image,
+        "sh",
+        "-c",
+        "cat /seed/sub/file; readlink /seed/link; grep -c ' /seed ' /proc/mounts",
+    ]);
+    assert_eq!(out, "from the image\n/etc/passwd\n1\n");
+    assert!(env.ok(&["volume", "ls", "-q"]).is_empty());
+
+    // A new named volume there is filled too; data written stays in it.
+    env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "seeded:/seed",
+        image,
+        "sh",
+        "-c",
+        "echo mine > /seed/sub/file",
+    ]);
+    let data = env.root().join("volumes/seeded/_data");
+    assert_eq!(
+        std::fs::read_to_string(data.join("sub/file")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        std::fs::read_link(data.join("link")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+    // Not empty any more: not filled again.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "seeded:/seed",
+        image,
+        "cat",
+        "/seed/sub/file",
+    ]);
+    assert_eq!(out, "mine\n");
+    // A mount of something else there: no anonymous volume.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,target=/seed",
+        image,
+        "ls",
+        "/seed",
+    ]);
+    assert_eq!(out, "");
+    assert_eq!(names(&env.ok(&["volume", "ls", "-q"])), ["seeded"]);
+}
+
+#[test]
+fn read_only_root_with_init_and_a_new_workdir() {
+    let env = Env::new();
+    let mut args = vec!["run", "--rm", "--read-only"];
+    if berth::spec::mounts::find_init(berth::spec::mounts::INIT_CANDIDATES).is_ok() {
+        args.push("--init");
+    }
+    args.extend([
+        "-w",
+        "/made/here",
+        "-v",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "pwd; touch /scratch/ok && echo ok",
+    ]);
+    assert_eq!(env.ok(&args), "/made/here\nok\n");
+}
