@@ -17,3 +17,4 @@ pub mod ociclient;
 pub mod spec;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod template;
