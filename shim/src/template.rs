@@ -87,12 +87,12 @@ impl Template {
         let mut p = Parser { segs, pos: 0 };
         let (nodes, end) = p.list().map_err(err)?;
         match end {
-            End::Eof => Ok(Template {
+            Stop::Eof => Ok(Template {
                 source: source.to_string(),
                 nodes,
             }),
-            End::End => Err(err("unexpected {{end}}".into())),
-            End::Else(_) => Err(err("unexpected {{else}}".into())),
+            Stop::End => Err(err("unexpected {{end}}".into())),
+            Stop::Else(_) => Err(err("unexpected {{else}}".into())),
         }
     }
 
@@ -202,8 +202,8 @@ fn lex_action(s: &str) -> Result<(Vec<Tok>, &str, bool), String> {
         let Some(c) = rest.chars().next() else {
             return Err("unclosed action".into());
         };
-        if rest.starts_with("}}") {
-            return Ok((toks, &rest[2..], false));
+        if let Some(after) = rest.strip_prefix("}}") {
+            return Ok((toks, after, false));
         }
         if c.is_whitespace() {
             let ws = rest.len() - rest.trim_start().len();
@@ -326,7 +326,7 @@ fn lex_fields(s: &str) -> Result<(Vec<String>, usize), String> {
 
 // ---- parsing ------------------------------------------------------------
 
-enum End {
+enum Stop {
     Eof,
     End,
     /// `{{else}}` with what followed it (`if ...` for `{{else if ...}}`).
@@ -339,7 +339,7 @@ struct Parser {
 }
 
 impl Parser {
-    fn list(&mut self) -> Result<(Vec<Node>, End), String> {
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), String> {
         let mut nodes = Vec::new();
         while self.pos < self.segs.len() {
             let seg = std::mem::replace(&mut self.segs[self.pos], Seg::Text(String::new()));
@@ -357,10 +357,10 @@ impl Parser {
                     if toks.len() > 1 {
                         return Err("unexpected tokens after end".into());
                     }
-                    return Ok((nodes, End::End));
+                    return Ok((nodes, Stop::End));
                 }
                 Some(Tok::Ident(k)) if k == "else" => {
-                    return Ok((nodes, End::Else(toks[1..].to_vec())));
+                    return Ok((nodes, Stop::Else(toks[1..].to_vec())));
                 }
                 Some(Tok::Ident(k)) if k == "if" || k == "with" => {
                     let with = k == "with";
@@ -370,10 +370,10 @@ impl Parser {
                     let pipe = parse_pipe(&toks[1..])?;
                     let (body, end) = self.list()?;
                     let otherwise = match end {
-                        End::End => Vec::new(),
-                        End::Else(rest) if rest.is_empty() => self.until_end()?,
-                        End::Else(_) => return Err("unexpected tokens after else".into()),
-                        End::Eof => return Err("unexpected EOF: range without end".into()),
+                        Stop::End => Vec::new(),
+                        Stop::Else(rest) if rest.is_empty() => self.until_end()?,
+                        Stop::Else(_) => return Err("unexpected tokens after else".into()),
+                        Stop::Eof => return Err("unexpected EOF: range without end".into()),
                     };
                     nodes.push(Node::Range {
                         pipe,
@@ -387,14 +387,14 @@ impl Parser {
                 _ => nodes.push(Node::Action(parse_pipe(&toks)?)),
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Stop::Eof))
     }
 
     fn until_end(&mut self) -> Result<Vec<Node>, String> {
         match self.list()? {
-            (nodes, End::End) => Ok(nodes),
-            (_, End::Else(_)) => Err("unexpected second else".into()),
-            (_, End::Eof) => Err("unexpected EOF: missing end".into()),
+            (nodes, Stop::End) => Ok(nodes),
+            (_, Stop::Else(_)) => Err("unexpected second else".into()),
+            (_, Stop::Eof) => Err("unexpected EOF: missing end".into()),
         }
     }
 
@@ -402,15 +402,15 @@ impl Parser {
         let pipe = parse_pipe(toks)?;
         let (then, end) = self.list()?;
         let otherwise = match end {
-            End::End => Vec::new(),
-            End::Else(rest) => match rest.first() {
+            Stop::End => Vec::new(),
+            Stop::Else(rest) => match rest.first() {
                 None => self.until_end()?,
                 Some(Tok::Ident(k)) if k == "if" || k == "with" => {
                     vec![self.if_like(k == "with", &rest[1..])?]
                 }
                 Some(_) => return Err("unexpected tokens after else".into()),
             },
-            End::Eof => {
+            Stop::Eof => {
                 return Err(format!(
                     "unexpected EOF: {} without end",
                     if with { "with" } else { "if" }

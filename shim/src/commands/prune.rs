@@ -3,7 +3,7 @@ use std::path::Path;
 
 use super::{out, CommandError, Ctx};
 use crate::cli::*;
-use crate::container::remove::remove;
+use crate::container::remove::{remove, sweep};
 use crate::container::status::{snapshot, Status};
 
 /// Bytes of regular files under `dir` (symlinks not followed).
@@ -44,6 +44,8 @@ pub fn run(ctx: &Ctx, _args: &PruneArgs) -> Result<i32, CommandError> {
             }
         }
     }
+    // Removals interrupted half-way are finished (they were not listed).
+    sweep(&ctx.dirs);
     let mut text = String::new();
     if !deleted.is_empty() {
         text.push_str("Deleted Containers:\n");

@@ -1,35 +1,11 @@
 //! `berth rm [-f] [-v]`: remove stopped containers (running ones with -f,
 //! after SIGKILL).
-use std::time::{Duration, Instant};
-
-use super::stop::{kill_and_wait, mark_stopped};
+use super::stop::{kill_and_wait, mark_stopped, wait_monitor};
 use super::{for_each, out, CommandError, Ctx};
 use crate::cli::*;
 use crate::container::remove::{remove, RemoveError};
-use crate::container::status::{shim_alive, snapshot, Status};
+use crate::container::status::{snapshot, Status};
 use crate::container::Record;
-
-/// How long a monitor gets to finish (write the exit, clean up) after its
-/// container stopped.
-const MONITOR_GRACE: Duration = Duration::from_secs(5);
-
-/// Wait for the monitor of `record` to exit; with `force`, SIGKILL it
-/// when it outlives the grace period.
-fn wait_monitor(ctx: &Ctx, record: &Record, force: bool) {
-    let start = Instant::now();
-    while let Some(pid) = shim_alive(&ctx.dirs, &record.id) {
-        if start.elapsed() >= MONITOR_GRACE {
-            if force {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Remove one container (`force`: kill it first if it runs).
 pub fn remove_container(

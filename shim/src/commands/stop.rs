@@ -1,16 +1,38 @@
 //! `berth stop`, `berth restart`, and the stop and force-kill steps that
 //! `kill` and `rm -f` share.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{for_each, out, CommandError, Ctx};
 use crate::cli::*;
 use crate::container::inspect::stop_signal;
-use crate::container::status::{snapshot, Snapshot, Status};
+use crate::container::status::{shim_alive, snapshot, Snapshot, Status};
 use crate::container::{signal, Record};
 use crate::dirs::write_atomic;
 
 /// How long to wait for a SIGKILLed container to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a monitor gets to finish (write the exit, clean up) after its
+/// container stopped for good.
+const MONITOR_GRACE: Duration = Duration::from_secs(5);
+
+/// Wait for the monitor of `record` to exit; with `force`, SIGKILL it
+/// when it outlives the grace period.
+pub fn wait_monitor(ctx: &Ctx, record: &Record, force: bool) {
+    let start = Instant::now();
+    while let Some(pid) = shim_alive(&ctx.dirs, &record.id) {
+        if start.elapsed() >= MONITOR_GRACE {
+            if force {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// Mark the container stopped by the user: its monitor must not restart it.
 pub fn mark_stopped(ctx: &Ctx, record: &Record) -> Result<(), CommandError> {
@@ -63,7 +85,8 @@ pub fn kill_and_wait(ctx: &Ctx, record: &Record) -> Result<Snapshot, CommandErro
 }
 
 /// docker's stop: mark it stopped, send the stop signal, wait up to
-/// `timeout` seconds (default: `--stop-timeout`, else 10), then SIGKILL.
+/// `timeout` seconds (default: `--stop-timeout`, else 10), then SIGKILL;
+/// then let the monitor finish, so that a `start` can follow at once.
 pub fn stop_container(
     ctx: &Ctx,
     record: &Record,
@@ -79,10 +102,12 @@ pub fn stop_container(
     }
     let secs = timeout.or(record.run.stop_timeout).unwrap_or(10);
     let waited = super::wait::wait_stopped(ctx, record, Some(Duration::from_secs(secs.into())))?;
-    match waited {
-        Some(snap) => Ok(snap),
-        None => kill_and_wait(ctx, record),
-    }
+    let snap = match waited {
+        Some(snap) => snap,
+        None => kill_and_wait(ctx, record)?,
+    };
+    wait_monitor(ctx, record, false);
+    Ok(snap)
 }
 
 pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<i32, CommandError> {

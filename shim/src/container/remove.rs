@@ -19,7 +19,7 @@ pub enum RemoveError {
     #[error("cannot remove container {name:?}: {source}")]
     Bundle {
         name: String,
-        source: berth_image::bundle::BundleError,
+        source: Box<berth_image::bundle::BundleError>,
     },
     #[error("cannot remove container {name:?}: {op} {}: {source}", .path.display())]
     Io {
@@ -77,7 +77,7 @@ pub fn remove(
             if bundle.exists() && !release_leftover(&bundle) {
                 return Err(RemoveError::Bundle {
                     name: name.clone(),
-                    source: e,
+                    source: Box::new(e),
                 });
             }
         }
@@ -101,6 +101,34 @@ pub fn remove(
     remove_tree(&run).map_err(io("remove", &run))?;
     remove_tree(&removing).map_err(io("remove", &removing))?;
     Ok(())
+}
+
+/// Finish removals that were interrupted after the rename (the
+/// `.removing-ID` directories): release their bundles, delete them.
+/// The ids of what was swept.
+pub fn sweep(dirs: &Dirs) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dirs.containers()) else {
+        return Vec::new();
+    };
+    let mut swept = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| n.strip_prefix(".removing-")) else {
+            continue;
+        };
+        let dir = entry.path();
+        let bundle = dir.join("bundle");
+        if bundle.exists()
+            && berth_image::bundle::release(&bundle).is_err()
+            && !release_leftover(&bundle)
+        {
+            continue;
+        }
+        if remove_tree(&dir).is_ok() {
+            swept.push(id.to_string());
+        }
+    }
+    swept
 }
 
 /// A bundle whose record is gone but whose rootfs is not mounted (an
@@ -168,6 +196,10 @@ mod tests {
         remove(&dirs, &runtime, &rec, true).unwrap();
         assert!(!dirs.volume("anon1").exists());
         assert!(dirs.volume("named").exists());
+        // An interrupted removal is swept.
+        let stale = dirs.containers().join(format!(".removing-{id}"));
+        std::fs::create_dir_all(stale.join("bundle/rootfs")).unwrap();
+        assert_eq!(sweep(&dirs), vec![id.clone()]);
         let leftovers: Vec<_> = std::fs::read_dir(dirs.containers())
             .unwrap()
             .map(|e| e.unwrap().file_name())
