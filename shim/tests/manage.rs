@@ -269,23 +269,24 @@ fn pause_and_unpause() {
 
 #[test]
 fn rename_and_name_conflicts() {
+    // Names that are no hex id prefix.
     let env = Env::new();
-    run_d(&env, &["--name", "a", "busybox", "sleep", "1000"]);
-    env.ok(&["create", "--name", "b", "busybox", "true"]);
-    assert_eq!(env.ok(&["rename", "a", "c"]), "");
-    assert_eq!(env.inspect("c", "{{.Name}}"), "/c");
-    assert_eq!(env.inspect("c", "{{.State.Running}}"), "true");
-    let err = env.fails(&["inspect", "a"]);
-    assert!(err.contains("no such container: a"), "{err}");
-    let err = env.fails(&["rename", "c", "b"]);
-    assert!(err.contains("\"b\" is already in use"), "{err}");
-    let err = env.fails(&["rename", "c", "bad/name"]);
+    run_d(&env, &["--name", "one", "busybox", "sleep", "1000"]);
+    env.ok(&["create", "--name", "two", "busybox", "true"]);
+    assert_eq!(env.ok(&["rename", "one", "three"]), "");
+    assert_eq!(env.inspect("three", "{{.Name}}"), "/three");
+    assert_eq!(env.inspect("three", "{{.State.Running}}"), "true");
+    let err = env.fails(&["inspect", "one"]);
+    assert!(err.contains("no such container: one"), "{err}");
+    let err = env.fails(&["rename", "three", "two"]);
+    assert!(err.contains("\"two\" is already in use"), "{err}");
+    let err = env.fails(&["rename", "three", "bad/name"]);
     assert!(err.contains("invalid container name"), "{err}");
-    let err = env.fails(&["rename", "nosuch", "d"]);
+    let err = env.fails(&["rename", "nosuch", "four"]);
     assert!(err.contains("no such container: nosuch"), "{err}");
     // The old name is free again; the new one is taken.
-    env.ok(&["create", "--name", "a", "busybox", "true"]);
-    let out = env.run(&["run", "-d", "--name", "c", "busybox", "true"]);
+    env.ok(&["create", "--name", "one", "busybox", "true"]);
+    let out = env.run(&["run", "-d", "--name", "three", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already in use"));
 }
