@@ -50,6 +50,10 @@ pub enum CommandError {
     Monitor(#[from] crate::monitor::MonitorError),
     #[error(transparent)]
     Image(#[from] berth_image::commands::CommandError),
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
+    #[error(transparent)]
+    Remove(#[from] crate::container::remove::RemoveError),
     #[error("{op} {}: {source}", .path.display())]
     Io {
         op: &'static str,
