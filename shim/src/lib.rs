@@ -18,3 +18,5 @@ pub mod ociclient;
 pub mod spec;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod template;
+pub mod volume;

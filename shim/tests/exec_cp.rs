@@ -333,8 +333,25 @@ fn stats_values_are_plausible() {
     // All running containers without names.
     let all = env.ok(&["stats", "--no-stream"]);
     assert!(all.contains(&c.id[..12]), "{all}");
-    let err = env.fails(&["stats", "--no-stream", "--format", "{{.Name}}", &c.name]);
-    assert!(err.contains("json"), "{err}");
+    // Go templates, docker's fields.
+    let t = env.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}={{.Container}}",
+        &c.name,
+    ]);
+    assert_eq!(t, "st=st\n");
+    let t = env.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "table {{.Name}}\\t{{.PIDs}}",
+        &c.name,
+    ]);
+    assert!(t.starts_with("NAME      PIDS\nst        "), "{t:?}");
+    let err = env.fails(&["stats", "--no-stream", "--format", "{{.Name", &c.name]);
+    assert!(err.contains("{{.Name"), "{err}");
 }
 
 /// Names that must never show up on the host.
@@ -345,7 +362,7 @@ fn escape_name(tag: &str) -> String {
 #[test]
 fn cp_both_ways_and_symlinks_stay_inside() {
     let env = Env::new();
-    let c = start(&env, "cp");
+    let _c = start(&env, "cp");
     let host = env.dir.path().join("host");
     std::fs::create_dir_all(&host).unwrap();
     let file = host.join("file.txt");

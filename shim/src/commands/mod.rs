@@ -45,11 +45,17 @@ pub enum CommandError {
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
+    #[error(transparent)]
     Monitor(#[from] crate::monitor::MonitorError),
     #[error(transparent)]
     Image(#[from] berth_image::commands::CommandError),
     #[error(transparent)]
     Inside(#[from] crate::inside::InsideError),
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
+    #[error(transparent)]
+    Remove(#[from] crate::container::remove::RemoveError),
     #[error("{op} {}: {source}", .path.display())]
     Io {
         op: &'static str,

@@ -1,6 +1,8 @@
-//! `berth stats [--no-stream] [--format table|json] [CONTAINER...]`:
-//! docker's table of resource usage, refreshed every second (the screen
-//! cleared as docker does) until interrupted, or once with --no-stream.
+//! `berth stats [--no-stream] [--format table|json|TEMPLATE] [CONTAINER...]`:
+//! docker's table of resource usage (or its JSON lines, a `table TEMPLATE`
+//! or a Go template over docker's fields), refreshed every second (a table
+//! clears the screen first, as docker does) until interrupted, or once with
+//! --no-stream.
 //! CPU % needs two samples: the first table comes one second in.
 //! Without names, every running container (listed again at each refresh).
 use std::collections::HashMap;
@@ -11,24 +13,50 @@ use crate::cli::StatsArgs;
 use crate::container::status::snapshot;
 use crate::container::Record;
 use crate::inside::stats::{self, Row, Sample};
+use crate::template::{docker_escapes, Template};
 
 /// Between two samples.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Table,
-    Json,
+/// The parsed `--format`: a template, with a header row when a table.
+struct Format {
+    template: Template,
+    table: bool,
 }
 
 fn format(arg: Option<&str>) -> Result<Format, CommandError> {
-    match arg.map(str::trim) {
-        None | Some("") | Some("table") => Ok(Format::Table),
-        Some("json") | Some("{{json .}}") => Ok(Format::Json),
-        Some(other) => Err(CommandError::Usage(format!(
-            "stats --format {other:?}: only \"table\" and \"json\" are supported (no Go templates yet)"
-        ))),
+    let f = match arg.map(str::trim) {
+        None | Some("") | Some("table") => stats::DEFAULT_TABLE,
+        Some("json") => "{{json .}}",
+        Some(f) => f,
+    };
+    let f = docker_escapes(f);
+    let (source, table) = match f.strip_prefix("table") {
+        Some(rest) => (rest.trim().to_string(), true),
+        None => (f, false),
+    };
+    Ok(Format {
+        template: Template::parse(&source)?,
+        table,
+    })
+}
+
+/// The rows through the format (a table aligned as docker's tabwriter).
+fn render(format: &Format, rows: &[Row], no_trunc: bool) -> Result<String, CommandError> {
+    let mut text = String::new();
+    if format.table {
+        text.push_str(&format.template.render(&stats::header())?);
+        text.push('\n');
     }
+    for row in rows {
+        text.push_str(&format.template.render(&row.fields(no_trunc))?);
+        text.push('\n');
+    }
+    Ok(if format.table {
+        super::ps::tabwrite(&text)
+    } else {
+        text
+    })
 }
 
 /// A container to show, as the user named it.
@@ -100,15 +128,12 @@ pub fn run(ctx: &Ctx, args: &StatsArgs) -> Result<i32, CommandError> {
                 }
             })
             .collect();
-        let text = match format {
-            Format::Table => stats::table(&rows, args.no_trunc),
-            Format::Json => stats::json_lines(&rows, args.no_trunc),
-        };
+        let text = render(&format, &rows, args.no_trunc)?;
         if args.no_stream {
             out(&text)?;
             return Ok(0);
         }
-        if format == Format::Table {
+        if format.table {
             out(&format!("\x1b[2J\x1b[H{text}"))?;
         } else {
             out(&text)?;
@@ -145,11 +170,67 @@ fn sample_all(ctx: &Ctx, targets: &[Target]) -> HashMap<String, Sample> {
 mod tests {
     use super::*;
 
+    fn row() -> Row {
+        Row {
+            id: "0123456789abcdef".repeat(4),
+            name: "web".into(),
+            container: "web".into(),
+            usage: stats::Usage {
+                cpu_percent: 12.345,
+                mem_usage: 1536 * 1024,
+                mem_limit: 2 << 30,
+                mem_percent: 0.0732,
+                net_rx: 1234,
+                net_tx: 648,
+                blk_read: 0,
+                blk_write: 4_096_000,
+                pids: 2,
+            },
+        }
+    }
+
     #[test]
-    fn formats() {
-        assert_eq!(format(None).unwrap(), Format::Table);
-        assert_eq!(format(Some("table")).unwrap(), Format::Table);
-        assert_eq!(format(Some("json")).unwrap(), Format::Json);
-        assert!(format(Some("{{.Name}}")).is_err());
+    fn docker_table() {
+        let text = render(&format(None).unwrap(), &[row()], false).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O         BLOCK I/O    PIDS"
+        );
+        assert_eq!(
+            lines[1],
+            "0123456789ab   web       12.35%    1.5MiB / 2GiB       0.07%     1.23kB / 648B   0B / 4.1MB   2"
+        );
+        // No containers: the header alone.
+        assert_eq!(
+            render(&format(Some("table")).unwrap(), &[], false)
+                .unwrap()
+                .lines()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn json_and_templates() {
+        let text = render(&format(Some("json")).unwrap(), &[row()], true).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["ID"].as_str().unwrap().len(), 64);
+        assert_eq!(v["Name"], "web");
+        let text = render(
+            &format(Some("{{.Name}}: {{.CPUPerc}}")).unwrap(),
+            &[row()],
+            false,
+        )
+        .unwrap();
+        assert_eq!(text, "web: 12.35%\n");
+        let text = render(
+            &format(Some("table {{.Name}}\\t{{.PIDs}}")).unwrap(),
+            &[row()],
+            false,
+        )
+        .unwrap();
+        assert_eq!(text, "NAME      PIDS\nweb       2\n");
+        assert!(format(Some("{{.Name")).is_err());
     }
 }

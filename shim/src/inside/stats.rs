@@ -285,42 +285,23 @@ fn pair_decimal(a: u64, b: u64) -> String {
     format!("{} / {}", human_size(a as f64), human_size(b as f64))
 }
 
-/// docker's table.
-pub fn table(rows: &[Row], no_trunc: bool) -> String {
-    let mut cells = vec![[
-        "CONTAINER ID",
-        "NAME",
-        "CPU %",
-        "MEM USAGE / LIMIT",
-        "MEM %",
-        "NET I/O",
-        "BLOCK I/O",
-        "PIDS",
-    ]
-    .map(str::to_string)
-    .to_vec()];
-    for r in rows {
-        let f = r.fields(no_trunc);
-        cells.push(
-            [
-                "ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs",
-            ]
-            .iter()
-            .map(|k| f[*k].as_str().unwrap_or_default().to_string())
-            .collect(),
-        );
-    }
-    super::top::align(&cells, 10, 3)
-}
+/// docker's default `stats` table.
+pub const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
-/// One JSON object per line (docker's `--format json`).
-pub fn json_lines(rows: &[Row], no_trunc: bool) -> String {
-    let mut out = String::new();
-    for r in rows {
-        out.push_str(&r.fields(no_trunc).to_string());
-        out.push('\n');
-    }
-    out
+/// The table header: each field's title.
+pub fn header() -> Value {
+    json!({
+        "BlockIO": "BLOCK I/O",
+        "CPUPerc": "CPU %",
+        "Container": "CONTAINER",
+        "ID": "CONTAINER ID",
+        "MemPerc": "MEM %",
+        "MemUsage": "MEM USAGE / LIMIT",
+        "Name": "NAME",
+        "NetIO": "NET I/O",
+        "PIDs": "PIDS",
+    })
 }
 
 /// docker's `units.BytesSize`: binary units, 4 significant digits ("1.5MiB").
@@ -476,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn table_and_json() {
+    fn docker_fields() {
         let row = Row {
             id: "0123456789abcdef".repeat(4),
             name: "web".into(),
@@ -493,17 +474,19 @@ mod tests {
                 pids: 2,
             },
         };
-        let text = table(std::slice::from_ref(&row), false);
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"));
-        assert!(lines[1].starts_with("0123456789ab   web       12.35%    1.5MiB / 2GiB"));
-        assert!(lines[1].contains("1.23kB / 648B"));
-        assert!(lines[1].contains("0B / 4.1MB"));
-        assert!(lines[1].ends_with("   2"));
-        let j: Value = serde_json::from_str(json_lines(&[row], true).trim()).unwrap();
-        assert_eq!(j["ID"].as_str().unwrap().len(), 64);
-        assert_eq!(j["MemPerc"], "0.07%");
-        assert_eq!(j["PIDs"], "2");
-        assert_eq!(j["Name"], "web");
+        let f = row.fields(false);
+        assert_eq!(f["ID"], "0123456789ab");
+        assert_eq!(f["CPUPerc"], "12.35%");
+        assert_eq!(f["MemUsage"], "1.5MiB / 2GiB");
+        assert_eq!(f["MemPerc"], "0.07%");
+        assert_eq!(f["NetIO"], "1.23kB / 648B");
+        assert_eq!(f["BlockIO"], "0B / 4.1MB");
+        assert_eq!(f["PIDs"], "2");
+        assert_eq!(row.fields(true)["ID"].as_str().unwrap().len(), 64);
+        // Every field has a title.
+        let h = header();
+        for k in f.as_object().unwrap().keys() {
+            assert!(h.get(k).is_some(), "{k}");
+        }
     }
 }
