@@ -673,3 +673,36 @@ fn cp_with_a_stopped_container() {
     assert_eq!(std::fs::read_to_string(upper).unwrap(), "made\n");
     remove_stopped(&env, &id);
 }
+
+#[test]
+fn cp_sees_the_volumes_of_a_running_container() {
+    let env = Env::new();
+    let vol = env.dir.path().join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("in-volume"), "on the volume\n").unwrap();
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "vols",
+        "-v",
+        &format!("{}:/data", vol.display()),
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let _c = Running {
+        env: &env,
+        id: id.trim().to_string(),
+        name: "vols".into(),
+    };
+    let out = env.dir.path().join("from-volume");
+    env.ok(&["cp", "vols:/data/in-volume", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "on the volume\n");
+    env.ok(&["cp", out.to_str().unwrap(), "vols:/data/copied"]);
+    assert_eq!(
+        std::fs::read_to_string(vol.join("copied")).unwrap(),
+        "on the volume\n"
+    );
+}
