@@ -411,3 +411,35 @@ fn the_workflow_runs_with_runc_too() {
         .unwrap()
         .contains("stdout F bg"));
 }
+
+#[test]
+fn state_survives_a_killed_monitor_and_rm_cleans_up() {
+    let env = Env::new();
+    let id = env.ok(&["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"]);
+    let id = id.trim().to_string();
+    let shim_pid: i32 = std::fs::read_to_string(env.run_root().join(&id).join("shim.pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim_pid),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_for(Duration::from_secs(5), || !pid_alive(shim_pid)));
+    // The container still runs, and berth says so.
+    assert_eq!(env.inspect("orphan", "{{.State.Status}}"), "running");
+    let pid: i32 = env.inspect("orphan", "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0 && pid_alive(pid));
+    // Its process dies with nobody to record the exit: exited, code unknown.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || env
+        .inspect("orphan", "{{.State.Status}}")
+        == "exited"));
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert!(ps.contains("orphan exited"), "{ps}");
+    env.ok(&["rm", "orphan"]);
+    assert!(!env.root().join("containers").join(&id).exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(env.dir.path().to_str().unwrap()));
+}
