@@ -513,10 +513,23 @@ fn cp_with_tars_on_stdin_and_stdout() {
 
 #[test]
 fn commit_then_run_the_image_and_export() {
-    let env = Env::new();
+    // A store of its own: the shared one is kept between runs.
+    let mut env = Env::new();
+    let store = env.dir.path().join("store");
+    let tar = common::busybox_rootfs_tar(env.dir.path());
+    let imported = Command::new(common::berth_image())
+        .arg("--store")
+        .arg(&store)
+        .args(["import", "-c", "CMD [\"sh\"]"])
+        .arg(&tar)
+        .arg("busybox:latest")
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    env.store = store;
     let c = start(&env, "snap");
     env.ok(&["exec", "snap", "sh", "-c", "echo committed > /data.txt"]);
-    let image = format!("berth-test-commit-{}:1", std::process::id());
+    let image = "committed:1";
     let id = env.ok(&[
         "commit",
         "-c",
@@ -526,12 +539,12 @@ fn commit_then_run_the_image_and_export() {
         "-a",
         "a tester",
         "snap",
-        &image,
+        image,
     ]);
     assert!(!id.trim().is_empty());
     // Still running after the pause for the commit.
     assert_eq!(env.ok(&["exec", "snap", "echo", "alive"]), "alive\n");
-    assert_eq!(env.ok(&["run", "--rm", &image]), "committed\n");
+    assert_eq!(env.ok(&["run", "--rm", image]), "committed\n");
 
     // export: the container's filesystem as a tar.
     let tar_path = env.dir.path().join("export.tar");
