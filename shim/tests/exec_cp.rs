@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pty::{read_until, spawn_on_pty};
 use common::{wait_for, Env};
 
 /// A detached `--rm` container running `sleep 1000`, killed through the
@@ -166,49 +167,13 @@ fn exec_output_exit_code_env_user_workdir() {
     assert!(err.contains("no such container"), "{err}");
 }
 
-/// A pty pair: (master, slave).
-fn pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-    let p = nix::pty::openpty(None, None).unwrap();
-    (p.master, p.slave)
-}
-
-/// Read from a pty master until `want` shows up or the time is over.
-fn read_until(master: &mut std::fs::File, want: &str, timeout: Duration) -> String {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while start.elapsed() < timeout {
-        let mut fds = [nix::poll::PollFd::new(
-            master.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) > 0 {
-            match master.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-            if String::from_utf8_lossy(&got).contains(want) {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
-
 #[test]
 fn exec_with_a_terminal_through_a_pty() {
     let env = Env::new();
     let c = start(&env, "tty");
-    let (master, slave) = pty();
-    let mut child = env
-        .berth()
-        .args(["exec", "-it", &c.name, "sh"])
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
-    let mut master = std::fs::File::from(master);
+    let mut cmd = env.berth();
+    cmd.args(["exec", "-it", &c.name, "sh"]);
+    let (mut child, mut master) = spawn_on_pty(cmd);
     master.write_all(b"echo $((6*7)); tty\n").unwrap();
     let got = read_until(&mut master, "/dev/pts/", Duration::from_secs(10));
     assert!(got.contains("42"), "{got:?}");

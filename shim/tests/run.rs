@@ -3,12 +3,12 @@
 //! same workflow with runc as the runtime.
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pty::{read_until, spawn_on_pty};
 use common::{wait_for, Env};
 
 fn container_dirs(env: &Env) -> Vec<PathBuf> {
@@ -280,44 +280,6 @@ fn the_monitor_reaps_and_leaks_no_descriptors() {
         let stat = std::fs::read_to_string(format!("/proc/{c}/stat")).unwrap_or_default();
         assert!(!stat.contains(") Z "), "zombie {c}: {stat}");
     }
-}
-
-/// A pty pair: (master, slave).
-fn pty() -> (OwnedFd, OwnedFd) {
-    let p = nix::pty::openpty(None, None).unwrap();
-    (p.master, p.slave)
-}
-
-/// Read from a pty master until `want` shows up or the time is over.
-fn read_until(master: &mut std::fs::File, want: &str, timeout: Duration) -> String {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while start.elapsed() < timeout {
-        let mut fds = [nix::poll::PollFd::new(
-            master.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) > 0 {
-            match master.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-            if String::from_utf8_lossy(&got).contains(want) {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
-
-fn spawn_on_pty(mut cmd: Command) -> (std::process::Child, std::fs::File) {
-    let (master, slave) = pty();
-    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave));
-    let child = cmd.spawn().unwrap();
-    (child, std::fs::File::from(master))
 }
 
 #[test]

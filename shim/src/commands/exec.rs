@@ -45,7 +45,9 @@ pub fn run(ctx: &Ctx, args: &ExecArgs) -> Result<i32, CommandError> {
         user,
         cwd: args.workdir.clone(),
         tty: args.tty,
-        privileged: args.privileged.then(process::privileged_capabilities),
+        privileged: args
+            .privileged
+            .then(crate::spec::security::all_capabilities),
     };
     let spec = process::exec_process(&base, &overrides)?;
 

@@ -7,51 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-/// Every capability the kernel may know, in number order (CAP_CHOWN = 0).
-pub const CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error("read {}: {source}", .path.display())]
@@ -123,9 +78,9 @@ pub struct ExecOverrides {
     pub user: Option<ExecUser>,
     pub cwd: Option<String>,
     pub tty: bool,
-    /// `--privileged`: the capabilities of this mask (bit N = capability N,
-    /// see [`privileged_capabilities`]).
-    pub privileged: Option<u64>,
+    /// `--privileged`: these capabilities in every set (see
+    /// [`crate::spec::security::all_capabilities`]).
+    pub privileged: Option<Vec<String>>,
 }
 
 /// `-e` entries as NAME=VALUE: `NAME` alone takes the value from `lookup`
@@ -147,25 +102,6 @@ pub fn host_env(
         }
     }
     Ok(out)
-}
-
-/// What `--privileged` gives: every capability berth itself may hold (its
-/// bounding set, /proc/self/status CapBnd), so the runtime can grant them;
-/// else every one up to the kernel's cap_last_cap.
-pub fn privileged_capabilities() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if let Some(mask) = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-    {
-        return mask;
-    }
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(CAPABILITIES.len() as u32 - 1);
-    u64::MAX >> (63 - last.min(63))
 }
 
 /// The container's `process` object of `config.json` at `path`.
@@ -241,13 +177,7 @@ pub fn exec_process(base: &Value, o: &ExecOverrides) -> Result<Value, ProcessErr
         p.insert("user".into(), Value::Object(u));
     }
 
-    if let Some(mask) = o.privileged {
-        let all: Vec<&str> = CAPABILITIES
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(_, c)| *c)
-            .collect();
+    if let Some(all) = &o.privileged {
         p.insert(
             "capabilities".into(),
             json!({
@@ -349,7 +279,12 @@ mod tests {
             }),
             cwd: Some("/tmp".into()),
             tty: true,
-            privileged: Some((1 << 41) - 1),
+            privileged: Some(
+                crate::spec::security::CAPABILITIES
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+            ),
         };
         let p = exec_process(&base(), &o).unwrap();
         assert_eq!(
@@ -374,7 +309,13 @@ mod tests {
         // -e HOME wins over the user's home.
         let mut o2 = o.clone();
         o2.env = vec!["HOME=/x".into()];
-        o2.privileged = Some(0x1ff_feff_ffff);
+        o2.privileged = Some(
+            crate::spec::security::CAPABILITIES
+                .iter()
+                .filter(|c| **c != "CAP_SYS_RESOURCE")
+                .map(|c| c.to_string())
+                .collect(),
+        );
         let p = exec_process(&base(), &o2).unwrap();
         assert!(p["env"].as_array().unwrap().contains(&json!("HOME=/x")));
         let effective = p["capabilities"]["effective"].as_array().unwrap();

@@ -3,6 +3,7 @@
 //! tests of one binary.
 #![allow(dead_code)]
 
+pub mod pty;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
