@@ -391,3 +391,47 @@ fn container_prune_removes_stopped_containers_only() {
         "Total reclaimed space: 0B\n"
     );
 }
+
+#[test]
+fn stop_uses_the_images_stop_signal() {
+    let env = Env::new();
+    // An image whose config says STOPSIGNAL SIGUSR1, made with berth commit.
+    run_d(&env, &["--name", "base", "busybox", "sleep", "1000"]);
+    env.ok(&["commit", "-c", "STOPSIGNAL SIGUSR1", "base", "stopsig:1"]);
+    let script = format!("trap 'exit 3' USR1; {LOOP}");
+    run_d(&env, &["--name", "usr1", "stopsig:1", "sh", "-c", &script]);
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    env.ok(&["stop", "-t", "10", "usr1"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "stopped by USR1, not by the timeout"
+    );
+    assert_eq!(env.inspect("usr1", "{{.State.ExitCode}}"), "3");
+    assert_eq!(env.inspect("usr1", "{{.Config.StopSignal}}"), "SIGUSR1");
+    env.ok(&["rm", "-f", "base", "usr1"]);
+    env.ok(&["rmi", "stopsig:1"]);
+}
+
+#[test]
+fn image_commands_work_from_berth() {
+    let env = Env::new();
+    env.ok(&["tag", "busybox:latest", "mybox:v1"]);
+    let images = env.ok(&["images"]);
+    assert!(
+        images.contains("mybox") && images.contains("v1"),
+        "{images}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("box.tar");
+    env.ok(&["save", "-o", archive.to_str().unwrap(), "mybox:v1"]);
+    env.ok(&["rmi", "mybox:v1"]);
+    assert!(!env.ok(&["images"]).contains("mybox"));
+    env.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(env.ok(&["images"]).contains("mybox"));
+    let out = env.ok(&["run", "--rm", "mybox:v1", "echo", "loaded"]);
+    assert_eq!(out, "loaded\n");
+    env.ok(&["rmi", "mybox:v1"]);
+    let err = env.fails(&["pull", "--bogus-flag", "x"]);
+    assert!(err.contains("--bogus-flag"), "{err}");
+}
