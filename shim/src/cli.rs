@@ -107,6 +107,8 @@ pub enum Command {
     Rename(RenameArgs),
     /// Make an image of a container's changes.
     Commit(CommitArgs),
+    /// List a container's published ports, or the host address of one.
+    Port(PortArgs),
     /// Write a container's filesystem as a tar.
     Export(ExportArgs),
     /// Manage containers.
@@ -230,9 +232,28 @@ pub struct RunArgs {
     /// seccomp=FILE|unconfined, no-new-privileges.
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
-    /// none, host, container:NAME.
+    /// bridge (the default), none, host, container:NAME, or a network's name.
     #[arg(long = "network", alias = "net", value_name = "MODE")]
     pub network: Option<String>,
+    /// Publish a container port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|udp]
+    /// (no HOSTPORT: a free one).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// A nameserver for /etc/resolv.conf (instead of the host's).
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// An /etc/hosts entry: NAME:IP (IP may be host-gateway).
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+    /// Another name of the container on its user-defined network.
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_alias: Vec<String>,
+    /// Reach container NAME as ALIAS (legacy links: an /etc/hosts entry).
+    #[arg(long = "link", value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
     /// no, always, on-failure[:N], unless-stopped.
     #[arg(long, default_value = "no")]
     pub restart: String,
@@ -373,6 +394,14 @@ pub struct InspectArgs {
     pub format: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PORT[/PROTO] (tcp by default).
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -397,6 +397,7 @@ mod tests {
             cgroup_path: String::new(),
             anonymous_volumes: anon,
             mounts,
+            networks: Vec::new(),
         };
         let mp = |kind: &str, name: &str| crate::container::MountPoint {
             kind: kind.to_string(),

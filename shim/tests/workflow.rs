@@ -112,9 +112,15 @@ fn a_hundred_containers_leave_nothing_behind() {
     assert!(containers.is_empty(), "{containers:?}");
     let run: Vec<String> = dir_entries(&env.run_root())
         .into_iter()
-        .filter(|n| n != "runtime")
+        .filter(|n| n != "runtime" && n != "netns")
         .collect();
     assert!(run.is_empty(), "{run:?}");
+    // No network namespace is left mounted (the hosts lock may stay).
+    let netns: Vec<String> = dir_entries(&env.run_root().join("netns"))
+        .into_iter()
+        .filter(|n| n != ".hosts.lock")
+        .collect();
+    assert!(netns.is_empty(), "{netns:?}");
     assert!(dir_entries(&env.run_root().join("runtime")).is_empty());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(&root), "a mount is left under {root}");

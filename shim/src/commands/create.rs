@@ -20,6 +20,8 @@ use crate::container::{names, ContainerError, ImageDefaults, Record};
 use crate::dirs::write_atomic;
 use crate::logs::LogOptions;
 use crate::monitor::policy::RestartPolicy;
+use crate::network::hosts;
+use crate::network::setup::{self, Mode};
 use crate::spec::{self, SpecInput};
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<i32, CommandError> {
@@ -41,6 +43,11 @@ fn validate(args: &RunArgs) -> Result<(), CommandError> {
         ));
     }
     LogOptions::parse(&args.log_opt)?;
+    setup::validate(args)?;
+    if setup::Mode::of(args) == setup::Mode::Host && (!args.publish.is_empty() || args.publish_all)
+    {
+        eprintln!("WARNING: Published ports are discarded when using host network mode");
+    }
     if let Some(name) = &args.name {
         if !valid_name(name) {
             return Err(ContainerError::InvalidName(name.clone()).into());
@@ -155,6 +162,12 @@ fn fill(
         .map_err(|e| CommandError::Usage(format!("{}: {e}", config_path.display())))?;
     let cgroup_path = format!("{}/{id}", ctx.global.cgroup_parent.trim_end_matches('/'));
     let rootfs = bundle_dir.join("rootfs");
+    // The networks (the default one is made on first use) and link targets exist.
+    let networks = setup::networks_of(&ctx.dirs, args)?;
+    for l in &args.link {
+        let (target, _) = hosts::parse_link(l)?;
+        ctx.containers.lookup(&target)?;
+    }
     let built = spec::build(
         &mut spec,
         args,
@@ -168,12 +181,15 @@ fn fill(
         },
     )?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
-    if let Err(e) = write_atomic(&config_path, &json) {
+    let written = write_network_files(ctx, args, id, &spec).and_then(|_| {
+        write_atomic(&config_path, &json).map_err(CommandError::io("write", &config_path))
+    });
+    if let Err(e) = written {
         // Volumes made for this container go with it.
         for v in &built.anonymous_volumes {
             let _ = crate::volume::remove(&ctx.dirs, v);
         }
-        return Err(CommandError::io("write", &config_path)(e));
+        return Err(e);
     }
     let cfg = image_config.config().clone().unwrap_or_default();
     let record = Record {
@@ -195,7 +211,34 @@ fn fill(
         cgroup_path,
         anonymous_volumes: built.anonymous_volumes,
         mounts: built.mounts,
+        networks,
     };
     ctx.containers.save(&record)?;
     Ok(record)
+}
+
+/// The container's /etc/hosts, /etc/hostname and /etc/resolv.conf (the
+/// spec mounts them); a container sharing another's network uses its files.
+fn write_network_files(
+    ctx: &Ctx,
+    args: &RunArgs,
+    id: &str,
+    spec: &Spec,
+) -> Result<(), CommandError> {
+    let mode = Mode::of(args);
+    if matches!(mode, Mode::Container(_)) {
+        return Ok(());
+    }
+    let short: String = id.chars().take(12).collect();
+    hosts::write_initial(
+        &ctx.dirs,
+        id,
+        &hosts::Initial {
+            hostname: spec.hostname().as_deref().unwrap_or(&short),
+            host_network: mode == Mode::Host,
+            add_hosts: &args.add_host,
+            dns: &args.dns,
+        },
+    )?;
+    Ok(())
 }

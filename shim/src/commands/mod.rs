@@ -18,6 +18,7 @@ mod inspect;
 mod kill;
 mod logs;
 mod pause;
+mod port;
 mod prune;
 mod ps;
 mod rename;
@@ -56,6 +57,8 @@ pub enum CommandError {
     Template(#[from] crate::template::TemplateError),
     #[error(transparent)]
     Remove(#[from] crate::container::remove::RemoveError),
+    #[error(transparent)]
+    NetworkSetup(#[from] crate::network::setup::SetupError),
     #[error("{op} {}: {source}", .path.display())]
     Io {
         op: &'static str,
@@ -146,6 +149,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Unpause(a) => pause::unpause(&ctx, &a),
         Command::Rename(a) => rename::run(&ctx, &a),
         Command::Commit(a) => snapshot::commit(&ctx, &a),
+        Command::Port(a) => port::run(&ctx, &a),
         Command::Export(a) => snapshot::export(&ctx, &a),
         Command::Container(ContainerCommand::Prune(a)) => prune::run(&ctx, &a),
         Command::Volume(VolumeCommand::Create(a)) => volume::create(&ctx, &a),

@@ -8,16 +8,27 @@ use serde_json::{json, Value};
 
 use super::{out, CommandError, Ctx};
 use crate::cli::*;
-use crate::container::display::{ago, command_column, go_time_string, short_id, status_text};
+use crate::container::display::{
+    ago, command_column, go_time_string, ports_column, short_id, status_text,
+};
 use crate::container::status::{snapshot, Snapshot, Status};
 use crate::container::Record;
+use crate::network::ports::PortMapping;
+use crate::network::setup::read_state;
 use crate::template::{docker_escapes, Template};
 
 const DEFAULT_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
-/// One container's `ps` fields, as docker's `{{json .}}` shows them.
-pub fn row(record: &Record, snap: &Snapshot, now: SystemTime, no_trunc: bool) -> Value {
+/// One container's `ps` fields, as docker's `{{json .}}` shows them;
+/// `published` are its published ports (while it is attached).
+pub fn row(
+    record: &Record,
+    snap: &Snapshot,
+    now: SystemTime,
+    no_trunc: bool,
+    published: Option<&[PortMapping]>,
+) -> Value {
     let mut labels: Vec<String> = record.run.label.clone();
     labels.sort();
     let mounts: Vec<String> = record
@@ -43,13 +54,26 @@ pub fn row(record: &Record, snap: &Snapshot, now: SystemTime, no_trunc: bool) ->
         "LocalVolumes": local_volumes.to_string(),
         "Mounts": mounts.join(","),
         "Names": record.name,
-        "Networks": record.run.network.clone().unwrap_or_default(),
-        "Ports": "",
+        "Networks": networks_column(record),
+        "Ports": match published {
+            Some(p) => ports_column(p, &record.image_config.exposed_ports),
+            None => String::new(),
+        },
         "RunningFor": ago(&record.created, now),
         "Size": "0B",
         "State": snap.status.as_str(),
         "Status": status_text(snap, now),
     })
+}
+
+/// The NETWORKS column: the networks joined, else the mode (none, host,
+/// container:NAME).
+fn networks_column(record: &Record) -> String {
+    if record.networks.is_empty() {
+        record.run.network.clone().unwrap_or_default()
+    } else {
+        record.networks.join(",")
+    }
 }
 
 /// The header row: docker's column titles under the same field names.
@@ -174,7 +198,22 @@ pub fn run(ctx: &Ctx, args: &PsArgs) -> Result<i32, CommandError> {
     let now = SystemTime::now();
     let values: Vec<Value> = rows
         .iter()
-        .map(|(r, s)| row(r, s, now, args.no_trunc))
+        .map(|(r, s)| {
+            // Published ports while the container is attached (docker shows
+            // them for running containers only).
+            let state = if s.status.is_live() {
+                read_state(&ctx.dirs, &r.id).ok().flatten()
+            } else {
+                None
+            };
+            row(
+                r,
+                s,
+                now,
+                args.no_trunc,
+                state.as_ref().map(|st| &st.ports[..]),
+            )
+        })
         .collect();
     out(&format_rows(args.format.as_deref(), &values)?)?;
     Ok(0)
@@ -206,6 +245,7 @@ mod tests {
             cgroup_path: String::new(),
             anonymous_volumes: vec![],
             mounts: vec![],
+            networks: vec![],
         }
     }
 
@@ -225,7 +265,7 @@ mod tests {
     #[test]
     fn json_rows_like_docker() {
         let now = parse_time("2026-01-02T12:00:00Z").unwrap();
-        let v = row(&record(), &running(), now, false);
+        let v = row(&record(), &running(), now, false, None);
         assert_eq!(v["ID"], "0123456789ab");
         assert_eq!(v["Command"], "\"sh -c while true; d…\"");
         assert_eq!(v["RunningFor"], "5 seconds ago");
@@ -233,7 +273,7 @@ mod tests {
         assert_eq!(v["State"], "running");
         assert_eq!(v["Labels"], "a=1,b=2");
         assert_eq!(v["CreatedAt"], "2026-01-02 11:59:55 +0000 UTC");
-        let full = row(&record(), &running(), now, true);
+        let full = row(&record(), &running(), now, true, None);
         assert_eq!(full["ID"].as_str().unwrap().len(), 64);
         assert_eq!(full["Command"], "\"sh -c while true; do sleep 1; done\"");
         let line = format_rows(Some("json"), &[v]).unwrap();
@@ -245,7 +285,7 @@ mod tests {
     #[test]
     fn tables_and_templates() {
         let now = parse_time("2026-01-02T12:00:00Z").unwrap();
-        let v = row(&record(), &running(), now, false);
+        let v = row(&record(), &running(), now, false, None);
         let table = format_rows(None, std::slice::from_ref(&v)).unwrap();
         let mut lines = table.lines();
         assert_eq!(

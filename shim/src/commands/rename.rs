@@ -15,5 +15,9 @@ pub fn run(ctx: &Ctx, args: &RenameArgs) -> Result<i32, CommandError> {
     ctx.containers.check_name(new)?;
     record.name = new.to_string();
     ctx.containers.save(&record)?;
+    // Its peers (and itself) know it by the new name.
+    if !record.networks.is_empty() {
+        crate::network::setup::refresh_hosts(&ctx.dirs)?;
+    }
     Ok(0)
 }

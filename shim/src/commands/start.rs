@@ -6,6 +6,7 @@ use crate::container::status::snapshot;
 use crate::container::Record;
 use crate::monitor::client::{self, AttachEnd, AttachOptions, DEFAULT_DETACH_KEYS};
 use crate::monitor::launch::{launch, shim_path};
+use crate::network::setup;
 
 pub fn run(ctx: &Ctx, args: &StartArgs) -> Result<i32, CommandError> {
     if args.attach || args.interactive {
@@ -43,13 +44,29 @@ fn check_startable(ctx: &Ctx, record: &Record) -> Result<(), CommandError> {
 /// Start `record`'s container under a new monitor. With `attach`, relay
 /// its stdio (stdin too when it was created with -i) until it exits, and
 /// return its exit code; else return once it runs.
+///
+/// A container on networks is attached to them first (the namespace the
+/// runtime joins, addresses, published ports, hosts files); the monitor
+/// detaches it when it exits for good, this function when the monitor
+/// cannot start it.
 pub fn start_container(ctx: &Ctx, record: &Record, attach: bool) -> Result<i32, CommandError> {
     let shim = shim_path(ctx.global.shim.as_deref());
+    if !record.networks.is_empty() {
+        setup::setup(&ctx.dirs, record)?;
+    }
+    let launched = launch(&ctx.dirs, record, &shim, attach);
+    let mut launched = match launched {
+        Ok(l) => l,
+        Err(e) => {
+            if !record.networks.is_empty() {
+                let _ = setup::teardown(&ctx.dirs, record);
+            }
+            return Err(e.into());
+        }
+    };
     if !attach {
-        launch(&ctx.dirs, record, &shim, false)?;
         return Ok(0);
     }
-    let mut launched = launch(&ctx.dirs, record, &shim, true)?;
     let sock = client::connect_socket(&ctx.dirs.attach_socket(&record.id));
     launched.go();
     let opts = AttachOptions {

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::status::{Snapshot, Status};
 use super::Record;
+use crate::network::ports::PortMapping;
 
 /// Go's zero time as docker prints it for "never".
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -117,6 +118,56 @@ pub fn go_time_string(rfc3339: &str) -> String {
     }
 }
 
+/// A published port's host side as docker prints it: `0.0.0.0:8080`,
+/// `[::1]:8080`.
+pub fn host_address(host_ip: &str, host_port: u16) -> String {
+    let ip = if host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        host_ip
+    };
+    if ip.contains(':') {
+        format!("[{ip}]:{host_port}")
+    } else {
+        format!("{ip}:{host_port}")
+    }
+}
+
+/// The PORTS column: `0.0.0.0:8080->80/tcp, 443/tcp` (published ports,
+/// then exposed ones that are not), sorted by container port.
+pub fn ports_column(published: &[PortMapping], exposed: &[String]) -> String {
+    let mut items: Vec<(u16, String, String)> = published
+        .iter()
+        .map(|m| {
+            (
+                m.container_port,
+                m.protocol.clone(),
+                format!(
+                    "{}->{}/{}",
+                    host_address(&m.host_ip, m.host_port),
+                    m.container_port,
+                    m.protocol
+                ),
+            )
+        })
+        .collect();
+    for e in exposed {
+        let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if !items.iter().any(|(p, pr, _)| *p == port && pr == proto) {
+            items.push((port, proto.to_string(), format!("{port}/{proto}")));
+        }
+    }
+    items.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    items
+        .into_iter()
+        .map(|(_, _, text)| text)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +192,25 @@ mod tests {
                 ..Default::default()
             }),
         }
+    }
+
+    #[test]
+    fn ports_like_docker() {
+        let m = |hip: &str, hp, cp, proto: &str| PortMapping {
+            host_ip: hip.into(),
+            host_port: hp,
+            container_port: cp,
+            protocol: proto.into(),
+        };
+        assert_eq!(
+            ports_column(
+                &[m("", 8080, 80, "tcp"), m("127.0.0.1", 5353, 53, "udp")],
+                &["80/tcp".into(), "443/tcp".into()]
+            ),
+            "127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp, 443/tcp"
+        );
+        assert_eq!(host_address("::1", 80), "[::1]:80");
+        assert_eq!(ports_column(&[], &[]), "");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use super::display::{exit_code, ZERO_TIME};
 use super::status::{Snapshot, Status};
 use super::{MountPoint, Record};
 use crate::dirs::Dirs;
+use crate::network::setup::{self, Mode};
+use crate::network::{hosts, ports};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -68,6 +70,11 @@ pub struct HostConfig {
     pub binds: Option<Vec<String>>,
     pub log_config: LogConfig,
     pub network_mode: String,
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    pub publish_all_ports: bool,
+    pub dns: Vec<String>,
+    pub extra_hosts: Option<Vec<String>>,
+    pub links: Option<Vec<String>>,
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
     pub cap_add: Option<Vec<String>>,
@@ -133,12 +140,53 @@ pub struct Config {
     pub stop_timeout: Option<u32>,
 }
 
+/// One host side of a port: docker's `{"HostIp": "0.0.0.0", "HostPort": "8080"}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+/// docker's NetworkSettings. The top-level address fields are those of the
+/// first network (docker fills them for its default bridge only; podman
+/// like this).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkSettings {
+    pub bridge: String,
     pub sandbox_key: String,
-    pub ports: BTreeMap<String, Value>,
-    pub networks: BTreeMap<String, Value>,
+    /// `"80/tcp": [bindings]`, or null for an exposed port not published.
+    pub ports: BTreeMap<String, Option<Vec<PortBinding>>>,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    pub gateway: String,
+    pub mac_address: String,
+    pub networks: BTreeMap<String, EndpointSettings>,
+}
+
+/// One network of the container, as docker's `Networks.NAME`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointSettings {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<Value>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    pub mac_address: String,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    #[serde(rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
 }
 
 /// `--restart` as docker's RestartPolicy: (name, maximum retry count).
@@ -298,23 +346,45 @@ pub fn build(dirs: &Dirs, record: &Record, snap: &Snapshot) -> Inspect {
         .filter_map(|o| o.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let network_mode = run.network.clone().unwrap_or_else(|| {
-        let netns = spec["linux"]["namespaces"]
-            .as_array()
-            .and_then(|a| a.iter().find(|n| n["type"] == "network").cloned());
-        match netns {
-            None if spec.is_null() => "none".into(),
-            None => "host".into(),
-            Some(_) => "none".into(),
-        }
-    });
+    let network_mode = match Mode::of(run) {
+        Mode::Network(_) => match record.networks.first() {
+            Some(n) => n.clone(),
+            // A record from before bridge networking: no network.
+            None => "none".into(),
+        },
+        _ => run.network.clone().unwrap_or_default(),
+    };
+    let mut port_bindings: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+    for m in run
+        .publish
+        .iter()
+        .filter_map(|p| ports::parse_publish(p).ok())
+        .flatten()
+    {
+        port_bindings
+            .entry(format!("{}/{}", m.container_port, m.protocol))
+            .or_default()
+            .push(PortBinding {
+                host_ip: m.host_ip.clone(),
+                host_port: if m.host_port == 0 {
+                    String::new()
+                } else {
+                    m.host_port.to_string()
+                },
+            });
+    }
     let host_config = HostConfig {
         binds: none_if_empty(&run.volume),
         log_config: LogConfig {
             kind: "k8s-file".into(),
             config: log_opts,
         },
-        network_mode,
+        network_mode: network_mode.clone(),
+        port_bindings,
+        publish_all_ports: run.publish_all,
+        dns: run.dns.clone(),
+        extra_hosts: none_if_empty(&run.add_host),
+        links: none_if_empty(&run.link),
         restart_policy: RestartPolicy {
             name: policy,
             maximum_retry_count: retries,
@@ -352,9 +422,9 @@ pub fn build(dirs: &Dirs, record: &Record, snap: &Snapshot) -> Inspect {
         state,
         image: record.image_digest.clone(),
         image_name: record.image_name.clone(),
-        resolv_conf_path: String::new(),
-        hostname_path: String::new(),
-        hosts_path: String::new(),
+        resolv_conf_path: existing(&hosts::resolv_path(dirs, id)),
+        hostname_path: existing(&hosts::hostname_path(dirs, id)),
+        hosts_path: existing(&hosts::hosts_path(dirs, id)),
         log_path: path_str(&dirs.log(id)),
         name: format!("/{}", record.name),
         restart_count: monitor.map_or(0, |m| m.restart_count),
@@ -371,13 +441,102 @@ pub fn build(dirs: &Dirs, record: &Record, snap: &Snapshot) -> Inspect {
         },
         mounts: record.mounts.clone(),
         config,
-        network_settings: NetworkSettings {
-            sandbox_key: String::new(),
-            ports: BTreeMap::new(),
-            networks: BTreeMap::new(),
-        },
+        network_settings: network_settings(dirs, record, &network_mode, live),
         runtime: record.runtime.clone(),
         bundle: path_str(&bundle),
+    }
+}
+
+/// `path` as a string when the file exists, else "".
+fn existing(path: &Path) -> String {
+    if path.exists() {
+        path.display().to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// NetworkSettings from `network.json` (present while the container is
+/// attached to its networks).
+fn network_settings(dirs: &Dirs, record: &Record, mode: &str, live: bool) -> NetworkSettings {
+    let state = setup::read_state(dirs, &record.id).ok().flatten();
+    let known: Vec<crate::network::config::Network> =
+        crate::network::config::list(dirs).unwrap_or_default();
+    let mut ports: BTreeMap<String, Option<Vec<PortBinding>>> = BTreeMap::new();
+    if live {
+        for e in &record.image_config.exposed_ports {
+            let key = if e.contains('/') {
+                e.clone()
+            } else {
+                format!("{e}/tcp")
+            };
+            ports.insert(key, None);
+        }
+        for m in state.iter().flat_map(|s| &s.ports) {
+            ports
+                .entry(format!("{}/{}", m.container_port, m.protocol))
+                .or_insert(None)
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: if m.host_ip.is_empty() {
+                        "0.0.0.0".into()
+                    } else {
+                        m.host_ip.clone()
+                    },
+                    host_port: m.host_port.to_string(),
+                });
+        }
+    }
+    let short = super::display::short_id(&record.id).to_string();
+    let mut networks = BTreeMap::new();
+    let names: Vec<String> = if record.networks.is_empty() {
+        match mode {
+            "none" | "host" => vec![mode.to_string()],
+            _ => Vec::new(),
+        }
+    } else {
+        record.networks.clone()
+    };
+    for name in names {
+        let mut ep = EndpointSettings {
+            network_id: known
+                .iter()
+                .find(|n| n.name == name)
+                .map(|n| n.id.clone())
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let user_defined = !matches!(name.as_str(), "bridge" | "none" | "host");
+        if user_defined {
+            let mut aliases = record.run.network_alias.clone();
+            aliases.push(short.clone());
+            ep.aliases = Some(aliases.clone());
+            let mut dns = vec![record.name.clone()];
+            dns.extend(aliases);
+            ep.dns_names = Some(dns);
+        }
+        if let Some(a) = state.as_ref().and_then(|s| s.attachment(&name)) {
+            ep.ip_address = setup::address(&a.ip).to_string();
+            ep.ip_prefix_len = setup::prefix_len(&a.ip);
+            ep.gateway = setup::address(&a.gateway).to_string();
+            ep.mac_address = a.mac.clone();
+            ep.endpoint_id = format!("{}-{}", short, a.ifname);
+        }
+        networks.insert(name, ep);
+    }
+    let first = state.as_ref().and_then(|s| s.attachments.first());
+    NetworkSettings {
+        bridge: String::new(),
+        sandbox_key: state
+            .as_ref()
+            .map(|s| s.netns.display().to_string())
+            .unwrap_or_default(),
+        ports,
+        ip_address: first.map_or(String::new(), |a| setup::address(&a.ip).to_string()),
+        ip_prefix_len: first.map_or(0, |a| setup::prefix_len(&a.ip)),
+        gateway: first.map_or(String::new(), |a| setup::address(&a.gateway).to_string()),
+        mac_address: first.map_or(String::new(), |a| a.mac.clone()),
+        networks,
     }
 }
 
@@ -426,6 +585,7 @@ mod tests {
             cgroup_path: "/berth/x".into(),
             anonymous_volumes: vec![],
             mounts: vec![],
+            networks: vec![],
         }
     }
 

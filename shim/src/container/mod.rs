@@ -51,6 +51,11 @@ pub struct Record {
     /// Mounts as inspect shows them.
     #[serde(default)]
     pub mounts: Vec<MountPoint>,
+    /// The networks the container joins (bridge or user-defined; their
+    /// names), in interface order: eth0, eth1, ... Empty for `--network
+    /// none|host|container:NAME`.
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 /// The image settings berth acts on beyond config.json.

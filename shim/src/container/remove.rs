@@ -69,6 +69,12 @@ pub fn remove(
         }
     }
 
+    // The networks: addresses, rules and namespace (a killed monitor left
+    // them). A failure is reported but does not keep the container.
+    if let Err(e) = crate::network::setup::teardown(dirs, record) {
+        eprintln!("berth: warning: container {name}: network teardown: {e}");
+    }
+
     // The bundle: unmount the overlay, remove upper/work/rootfs.
     let bundle = dirs.bundle(id);
     if bundle.exists() {
@@ -172,6 +178,7 @@ mod tests {
             cgroup_path: String::new(),
             anonymous_volumes: vec!["anon1".into()],
             mounts: vec![],
+            networks: vec![],
         }
     }
 

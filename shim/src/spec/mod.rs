@@ -8,14 +8,13 @@
 //! - [`security`]: capabilities, `--privileged`, `--security-opt`;
 //! - [`seccomp`]: docker's seccomp profile format to `linux.seccomp`;
 //! - [`resources`]: `--memory`, `--cpus`, `--pids-limit`;
-//! - [`network`]: `--network none|host|container:NAME`;
+//! - [`network`]: `--network bridge|NAME|none|host|container:NAME`, and
+//!   the /etc/hosts, /etc/hostname, /etc/resolv.conf bind mounts;
 //! - [`mounts`]: `-v`, `--mount`, the image's VOLUMEs, `--init`'s binary.
 //!
 //! Differences from docker, on purpose: there is no default seccomp profile
 //! (docker applies its own; berth applies one only with
-//! `--security-opt seccomp=FILE`), no bridge network (the default is a
-//! network namespace with only `lo`, as `--network none`), and no
-//! /etc/hosts, /etc/resolv.conf or /etc/hostname bind mounts.
+//! `--security-opt seccomp=FILE`).
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::ImageConfiguration;
@@ -127,7 +126,11 @@ pub fn build(spec: &mut Spec, run: &RunArgs, input: &SpecInput<'_>) -> Result<Bu
     let security = security::SecurityOpts::parse(&run.security_opt)?;
     let caps = security::capabilities(run)?;
     let limits = resources::Limits::parse(run)?;
-    let hostname = process::hostname(run, input.id, &network)?;
+    let hostname = match network.shared_hostname(input)? {
+        Some(h) if run.hostname.is_none() => h,
+        _ => process::hostname(run, input.id, &network)?,
+    };
+    let network_mounts = network.mounts(input, run.read_only)?;
     let requests = mounts::requests(run, &image)?;
     let init = if run.init {
         Some(mounts::find_init(mounts::INIT_CANDIDATES)?)
@@ -192,6 +195,12 @@ pub fn build(spec: &mut Spec, run: &RunArgs, input: &SpecInput<'_>) -> Result<Bu
     process::create_workdir(input.rootfs, &cwd)?;
     let made = mounts::make(&requests, input)?;
     let mut oci_mounts = made.oci.clone();
+    // The user's own mounts of these files win.
+    oci_mounts.extend(network_mounts.into_iter().filter(|m| {
+        !requests
+            .iter()
+            .any(|r| Path::new(&r.destination) == m.destination())
+    }));
     if let Some(init) = &init {
         oci_mounts.push(mounts::init_mount(init));
     }

@@ -426,7 +426,12 @@ pub struct Made {
     pub anonymous: Vec<String>,
 }
 
-fn bind_mount(source: &Path, destination: &str, readonly: bool, propagation: &str) -> Mount {
+pub(crate) fn bind_mount(
+    source: &Path,
+    destination: &str,
+    readonly: bool,
+    propagation: &str,
+) -> Mount {
     MountBuilder::default()
         .destination(destination)
         .typ("bind")

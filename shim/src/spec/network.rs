@@ -1,27 +1,42 @@
-//! `--network`: `none` (the default: a new network namespace with only
-//! `lo`), `host` (no network namespace: the host's), `container:NAME` (the
-//! network namespace of that running container's init).
+//! `--network`: the network namespace in config.json, and the bind mounts
+//! of the container's /etc/hosts, /etc/hostname and /etc/resolv.conf
+//! (files in its directory: [`crate::network::hosts`]).
 //!
-//! The joined namespace is named by `/proc/PID/ns/net` in config.json: it is
-//! looked up at create time, so the other container must keep running.
-use std::path::PathBuf;
+//! - `bridge` (the default) or a user-defined network's name: the network
+//!   namespace berth makes at start (`RUN_ROOT/netns/ID`, see
+//!   [`crate::network::setup`]); config.json names it, so it exists before
+//!   the process starts and is the same across restarts.
+//! - `none`: a new namespace with only `lo`.
+//! - `host`: no network namespace; the files are copies of the host's.
+//! - `container:NAME`: that container's namespace and files. The namespace
+//!   is named by its netns file when it has one (it survives that
+//!   container's restarts), else by `/proc/PID/ns/net` of its init; either
+//!   way it must be running at create.
+use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Mount, Spec};
 
 use super::{SpecError, SpecInput};
-use crate::container::status;
+use crate::container::{status, Record};
+use crate::network::{hosts, setup};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     None,
     Host,
     Container(String),
+    /// `bridge` or a user-defined network (its name as given).
+    Bridge(String),
 }
+
+/// How deep `container:A` -> `container:B` -> ... is followed.
+const MAX_CHAIN: usize = 8;
 
 impl Network {
     pub fn parse(mode: Option<&str>) -> Result<Network, SpecError> {
         match mode {
-            None | Some("none") | Some("default") => Ok(Network::None),
+            None | Some("default") | Some("") => Ok(Network::Bridge("bridge".to_string())),
+            Some("none") => Ok(Network::None),
             Some("host") => Ok(Network::Host),
             Some(m) => match m.strip_prefix("container:") {
                 Some("") => Err(SpecError::invalid(
@@ -30,10 +45,13 @@ impl Network {
                     "container: needs a container name or id",
                 )),
                 Some(name) => Ok(Network::Container(name.to_string())),
+                None if crate::container::store::valid_name(m) => {
+                    Ok(Network::Bridge(m.to_string()))
+                }
                 None => Err(SpecError::invalid(
                     "--network",
                     m,
-                    "berth supports none (the default), host and container:NAME",
+                    "expected bridge, none, host, container:NAME or a network's name",
                 )),
             },
         }
@@ -47,10 +65,44 @@ impl Network {
                 set_netns(spec, Presence::Absent);
                 return Ok(());
             }
+            Network::Bridge(_) => Some(setup::netns_path(input.dirs, input.id)),
             Network::Container(name) => Some(container_netns(name, input)?),
         };
         set_netns(spec, Presence::Present(path));
         Ok(())
+    }
+
+    /// The bind mounts of /etc/hosts, /etc/hostname and /etc/resolv.conf:
+    /// the container's own files (written at create), or those of the
+    /// container whose network it shares. Writable unless `read_only`
+    /// (docker's rule).
+    pub fn mounts(&self, input: &SpecInput<'_>, read_only: bool) -> Result<Vec<Mount>, SpecError> {
+        let id = match self {
+            Network::Container(name) => {
+                let owner = files_owner(name, input)?;
+                if !hosts::hosts_path(input.dirs, &owner.id).exists() {
+                    // A container from before berth wrote these files.
+                    return Ok(Vec::new());
+                }
+                owner.id
+            }
+            _ => input.id.to_string(),
+        };
+        Ok(hosts::files(input.dirs, &id)
+            .into_iter()
+            .map(|(src, dst)| super::mounts::bind_mount(&src, dst, read_only, "rprivate"))
+            .collect())
+    }
+
+    /// The hostname of the container whose network this one shares.
+    pub fn shared_hostname(&self, input: &SpecInput<'_>) -> Result<Option<String>, SpecError> {
+        match self {
+            Network::Container(name) => {
+                let owner = files_owner(name, input)?;
+                Ok(hosts::read_hostname(input.dirs, &owner.id))
+            }
+            _ => Ok(None),
+        }
     }
 }
 
@@ -79,8 +131,8 @@ fn set_netns(spec: &mut Spec, presence: Presence) {
     spec.set_linux(Some(linux));
 }
 
-/// `/proc/PID/ns/net` of container `name`'s init; it must be running.
-fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecError> {
+/// Container `name` (not this one).
+fn other(name: &str, input: &SpecInput<'_>) -> Result<Record, SpecError> {
     let record = input.containers.lookup(name)?;
     if record.id == input.id {
         return Err(SpecError::NetworkContainer {
@@ -88,6 +140,29 @@ fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecErr
             reason: "a container cannot join its own network namespace".to_string(),
         });
     }
+    Ok(record)
+}
+
+/// The container at the end of `container:NAME` links: the one whose
+/// namespace and files are shared.
+fn files_owner(name: &str, input: &SpecInput<'_>) -> Result<Record, SpecError> {
+    let mut record = other(name, input)?;
+    for _ in 0..MAX_CHAIN {
+        match Network::parse(record.run.network.as_deref()) {
+            Ok(Network::Container(next)) => match input.containers.lookup(&next) {
+                Ok(r) => record = r,
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    Ok(record)
+}
+
+/// The namespace of container `name`, which must be running: its netns
+/// file, else `/proc/PID/ns/net` of its init.
+fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecError> {
+    let record = other(name, input)?;
     let runtime = crate::ociclient::Runtime::new(&record.runtime, input.dirs.runtime_root());
     let snap = status::snapshot(input.dirs, &runtime, &record);
     if !snap.status.is_live() || snap.pid <= 0 {
@@ -99,6 +174,11 @@ fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecErr
             ),
         });
     }
+    let owner = files_owner(name, input)?;
+    let file = setup::netns_path(input.dirs, &owner.id);
+    if is_netns(&file) {
+        return Ok(file);
+    }
     let path = PathBuf::from(format!("/proc/{}/ns/net", snap.pid));
     if !path.exists() {
         return Err(SpecError::NetworkContainer {
@@ -107,4 +187,10 @@ fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecErr
         });
     }
     Ok(path)
+}
+
+/// A bind-mounted namespace (nsfs), not just the empty mount point.
+fn is_netns(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }

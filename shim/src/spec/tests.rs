@@ -767,8 +767,53 @@ fn netns(spec: &Spec) -> Option<Option<PathBuf>> {
 #[test]
 fn network_modes() {
     let f = Fixture::new();
+    // bridge (the default) and user networks: the namespace setup makes.
+    let own = Some(Some(f.dirs.run_root.join("netns").join(ID)));
     let (spec, _) = f.ok(&run_args(|_| {}));
-    assert_eq!(netns(&spec), Some(None));
+    assert_eq!(netns(&spec), own);
+    let (spec, _) = f.ok(&run_args(|r| r.network = Some("front".into())));
+    assert_eq!(netns(&spec), own);
+    let files = |spec: &Spec| -> Vec<(String, PathBuf, bool)> {
+        spec.mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|m| m.destination().starts_with("/etc"))
+            .map(|m| {
+                let ro = m.options().as_ref().unwrap().contains(&"ro".to_string());
+                (
+                    m.destination().display().to_string(),
+                    m.source().clone().unwrap(),
+                    ro,
+                )
+            })
+            .collect()
+    };
+    let dir = f.dirs.container(ID);
+    assert_eq!(
+        files(&spec),
+        [
+            ("/etc/hosts".to_string(), dir.join("hosts"), false),
+            ("/etc/hostname".to_string(), dir.join("hostname"), false),
+            (
+                "/etc/resolv.conf".to_string(),
+                dir.join("resolv.conf"),
+                false
+            ),
+        ]
+    );
+    let (spec, _) = f.ok(&run_args(|r| r.read_only = true));
+    assert!(files(&spec).iter().all(|(_, _, ro)| *ro));
+    // A user's mount of one of them wins.
+    let hosts_file = f.dir.path().join("myhosts");
+    std::fs::write(&hosts_file, "").unwrap();
+    let (spec, _) = f.ok(&run_args(|r| {
+        r.volume = vec![format!("{}:/etc/hosts", hosts_file.display())]
+    }));
+    let mine = files(&spec);
+    assert_eq!(mine.iter().filter(|m| m.0 == "/etc/hosts").count(), 1);
+    assert!(mine.iter().any(|m| m.1 == hosts_file));
+
     let (spec, _) = f.ok(&run_args(|r| r.network = Some("none".into())));
     assert_eq!(netns(&spec), Some(None));
     let (spec, _) = f.ok(&run_args(|r| r.network = Some("host".into())));
@@ -783,7 +828,7 @@ fn network_modes() {
         err.to_string().contains("no such container: ghost"),
         "{err}"
     );
-    for bad in ["bridge", "container:"] {
+    for bad in ["bad/name", "container:"] {
         let err = f
             .build(&run_args(|r| r.network = Some(bad.into())))
             .unwrap_err();
@@ -808,6 +853,7 @@ fn network_modes() {
         cgroup_path: String::new(),
         anonymous_volumes: vec![],
         mounts: vec![],
+        networks: vec![],
     };
     f.containers.save(&record).unwrap();
     let err = f

@@ -109,12 +109,19 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     tar
 }
 
-/// One test's berth: its own root, run root and cgroup parent.
+/// One test's berth: its own root, run root and cgroup parent, and its own
+/// default network (bridge device and subnet: bridges are host-global).
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub store: PathBuf,
     pub cgroup_parent: String,
     pub runtime: PathBuf,
+    /// The default network's bridge device (BERTH_DEFAULT_BRIDGE).
+    pub bridge: String,
+    /// The default network's subnet (BERTH_DEFAULT_SUBNET).
+    pub subnet: String,
+    /// This test's number in the binary.
+    pub n: u32,
 }
 
 impl Env {
@@ -130,12 +137,31 @@ impl Env {
             .prefix("bt")
             .tempdir_in("/tmp")
             .unwrap();
+        let pid = std::process::id();
         Env {
             store: shared_store().to_path_buf(),
-            cgroup_parent: format!("/berth-test-{}-{n}", std::process::id()),
+            cgroup_parent: format!("/berth-test-{pid}-{n}"),
             runtime,
             dir,
+            bridge: format!("berth{}t{n}", pid % 10000),
+            subnet: format!("10.{}.{}.0/24", 100 + pid % 50, n % 256),
+            n,
         }
+    }
+
+    /// A name unique to this test (networks are named on the host too).
+    pub fn unique(&self, prefix: &str) -> String {
+        format!("{prefix}{}n{}", std::process::id() % 10000, self.n)
+    }
+
+    /// A /24 of this test's for a user-defined network (`k` < 4), apart
+    /// from every default network's.
+    pub fn user_subnet(&self, k: u32) -> String {
+        format!(
+            "10.{}.{}.0/24",
+            150 + std::process::id() % 50,
+            (self.n * 4 + k) % 256
+        )
     }
 
     pub fn root(&self) -> PathBuf {
@@ -155,6 +181,8 @@ impl Env {
             .env("BERTH_RUNTIME", &self.runtime)
             .env("BERTH_SHIM", env!("CARGO_BIN_EXE_berth-shim"))
             .env("BERTH_CGROUP_PARENT", &self.cgroup_parent)
+            .env("BERTH_DEFAULT_BRIDGE", &self.bridge)
+            .env("BERTH_DEFAULT_SUBNET", &self.subnet)
             .stdin(Stdio::null());
         cmd
     }
@@ -205,6 +233,41 @@ impl Drop for Env {
             }
         }
         remove_cgroup_parent(&self.cgroup_parent);
+        // The networks' bridge devices (everything else is under the root).
+        for bridge in self.bridges() {
+            if std::path::Path::new("/sys/class/net")
+                .join(&bridge)
+                .exists()
+            {
+                let _ = Command::new("ip")
+                    .args(["link", "del", "dev", &bridge])
+                    .output();
+            }
+        }
+    }
+}
+
+impl Env {
+    /// The bridge devices of this test's networks (the default one's even
+    /// before it is made).
+    pub fn bridges(&self) -> Vec<String> {
+        let mut out = vec![self.bridge.clone()];
+        if let Ok(entries) = std::fs::read_dir(self.root().join("networks")) {
+            for e in entries.flatten() {
+                let Ok(text) = std::fs::read_to_string(e.path()) else {
+                    continue;
+                };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                    continue;
+                };
+                if let Some(b) = v["bridge"].as_str().filter(|b| b.starts_with("berth")) {
+                    if !out.iter().any(|o| o == b) {
+                        out.push(b.to_string());
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
