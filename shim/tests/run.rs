@@ -82,9 +82,17 @@ fn rm_leaves_nothing_behind() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
-        .filter(|n| n != "runtime")
+        .filter(|n| n != "runtime" && n != "netns")
         .collect();
     assert!(run_entries.is_empty(), "{run_entries:?}");
+    // No network namespace is left (the hosts files' lock may stay).
+    let netns: Vec<_> = std::fs::read_dir(env.run_root().join("netns"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n != ".hosts.lock")
+        .collect();
+    assert!(netns.is_empty(), "{netns:?}");
     let runtime_state: Vec<_> = std::fs::read_dir(env.run_root().join("runtime"))
         .map(|d| d.flatten().collect())
         .unwrap_or_default();

@@ -550,7 +550,7 @@ pub fn entries(
     for a in &s.attachments {
         let mut names = vec![hostname.clone(), r.name.clone()];
         if a.network != DEFAULT_NETWORK {
-            names.extend(r.run.network_alias.iter().cloned());
+            names.extend(a.aliases.iter().cloned());
         }
         out.push(HostEntry::new(address(&a.ip), names));
     }
@@ -584,7 +584,7 @@ pub fn entries(
         {
             if let Some(ma) = ms.attachment(&a.network) {
                 let names = std::iter::once(m.name.clone())
-                    .chain(m.run.network_alias.iter().cloned())
+                    .chain(ma.aliases.iter().cloned())
                     .chain([short_id(&m.id)]);
                 out.push(HostEntry::new(address(&ma.ip), names));
             }
@@ -624,6 +624,11 @@ mod tests {
             ip: format!("{ip}/24"),
             gateway: "10.1.0.1".into(),
             mac: String::new(),
+            aliases: if network == "front" && ip == "10.1.0.2" {
+                vec!["www".into()]
+            } else {
+                vec![]
+            },
             result: serde_json::Value::Null,
         }
     }
