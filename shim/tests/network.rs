@@ -351,9 +351,46 @@ fn containers_on_a_network_reach_each_other_by_name_and_alias() {
     assert!(!hosts.contains("client"), "{hosts}");
     // A container on the default bridge does not know them (its resolver
     // is the container's own loopback: no query leaves the host).
-    let out = env.ok(&["run", "--rm", "--dns", "127.0.0.1", "busybox", "sh", "-c", &get("web")]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--dns",
+        "127.0.0.1",
+        "busybox",
+        "sh",
+        "-c",
+        &get("web"),
+    ]);
     assert_eq!(out, "");
-    env.ok(&["rm", "-f", "web", "client"]);
+    // Until it is connected: then the names go both ways, with its alias.
+    let late = run_d(
+        &env,
+        &[
+            "--name",
+            "late",
+            "--dns",
+            "127.0.0.1",
+            "busybox",
+            "sleep",
+            "1000",
+        ],
+    );
+    env.ok(&["network", "connect", "--alias", "tardy", &net, "late"]);
+    assert_eq!(sh(&env, "late", &get("www")), "by-name\n");
+    let hosts = sh(&env, "web", "cat /etc/hosts");
+    assert!(
+        hosts.contains(&format!("\tlate tardy {}", &late[..12])),
+        "{hosts}"
+    );
+    assert_eq!(
+        env.inspect("late", "{{len .NetworkSettings.Networks}}"),
+        "2"
+    );
+    env.ok(&["network", "disconnect", &net, "late"]);
+    let hosts = sh(&env, "web", "cat /etc/hosts");
+    assert!(!hosts.contains("late"), "{hosts}");
+    assert_eq!(sh(&env, "late", &get("www")), "");
+    env.ok(&["rm", "-f", "web", "client", "late"]);
     let bridge = env
         .bridges()
         .into_iter()

@@ -51,16 +51,14 @@ fn check_startable(ctx: &Ctx, record: &Record) -> Result<(), CommandError> {
 /// cannot start it.
 pub fn start_container(ctx: &Ctx, record: &Record, attach: bool) -> Result<i32, CommandError> {
     let shim = shim_path(ctx.global.shim.as_deref());
-    if !record.networks.is_empty() {
+    if setup::wants_netns(&ctx.dirs, record) {
         setup::setup(&ctx.dirs, record)?;
     }
     let launched = launch(&ctx.dirs, record, &shim, attach);
     let mut launched = match launched {
         Ok(l) => l,
         Err(e) => {
-            if !record.networks.is_empty() {
-                let _ = setup::teardown(&ctx.dirs, record);
-            }
+            let _ = setup::teardown(&ctx.dirs, record);
             return Err(e.into());
         }
     };

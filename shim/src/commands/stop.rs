@@ -108,7 +108,7 @@ pub fn stop_container(
     };
     wait_monitor(ctx, record, false);
     // The monitor detaches the networks as it exits; after a killed one, we do.
-    if !record.networks.is_empty() && shim_alive(&ctx.dirs, &record.id).is_none() {
+    if shim_alive(&ctx.dirs, &record.id).is_none() {
         crate::network::setup::teardown(&ctx.dirs, record)?;
     }
     Ok(snap)

@@ -448,10 +448,8 @@ impl Monitor {
     /// --rm cleanup, the exit code to attached clients, our run files away.
     fn finish(&mut self) {
         let id = self.id().to_string();
-        if !self.record.networks.is_empty() {
-            // On failure network.json stays, and rm tries again (and says why).
-            let _ = crate::network::setup::teardown(&self.dirs, &self.record);
-        }
+        // On failure network.json stays, and rm tries again (and says why).
+        let _ = crate::network::setup::teardown(&self.dirs, &self.record);
         if self.record.run.rm && !self.removed {
             let runtime = Runtime::new(&self.record.runtime, self.dirs.runtime_root());
             let _ = crate::container::remove::remove(&self.dirs, &runtime, &self.record, true);
