@@ -333,13 +333,9 @@ pub fn setup(dirs: &Dirs, record: &Record) -> Result<NetworkState, SetupError> {
     check_links(dirs, record)?;
     let mut ports = requested_ports(record)?;
     ports::allocate(&mut ports)?;
+    // (The teardown above removed any earlier one.)
     let ns = netns_path(dirs, id);
-    if let Some(dir) = ns.parent() {
-        std::fs::create_dir_all(dir).map_err(SetupError::io("create", dir))?;
-    }
-    if !ns.exists() {
-        netns::create(&ns)?;
-    }
+    netns::create(&ns)?;
     let mut state = NetworkState {
         netns: ns,
         attachments: Vec::new(),

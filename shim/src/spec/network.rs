@@ -12,7 +12,7 @@
 //!   is named by its netns file when it has one (it survives that
 //!   container's restarts), else by `/proc/PID/ns/net` of its init; either
 //!   way it must be running at create.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Mount, Spec};
 
@@ -176,7 +176,7 @@ fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecErr
     }
     let owner = files_owner(name, input)?;
     let file = setup::netns_path(input.dirs, &owner.id);
-    if is_netns(&file) {
+    if crate::network::netns::is_netns(&file) {
         return Ok(file);
     }
     let path = PathBuf::from(format!("/proc/{}/ns/net", snap.pid));
@@ -187,10 +187,4 @@ fn container_netns(name: &str, input: &SpecInput<'_>) -> Result<PathBuf, SpecErr
         });
     }
     Ok(path)
-}
-
-/// A bind-mounted namespace (nsfs), not just the empty mount point.
-fn is_netns(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
