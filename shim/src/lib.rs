@@ -14,6 +14,7 @@ pub mod dirs;
 pub mod inside;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod ociclient;
 pub mod spec;
 #[allow(unsafe_code)]
