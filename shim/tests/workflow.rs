@@ -151,3 +151,30 @@ fn a_hundred_containers_leave_nothing_behind() {
         );
     }
 }
+
+#[test]
+fn an_image_without_a_command_runs_the_one_given() {
+    let env = Env::new();
+    let work = tempfile::tempdir().unwrap();
+    let tar = common::busybox_rootfs_tar(work.path());
+    let out = std::process::Command::new(common::berth_image())
+        .arg("--store")
+        .arg(&env.store)
+        .arg("import")
+        .arg(&tar)
+        .arg("nocmd:1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.ok(&["run", "--rm", "nocmd:1", "echo", "given"]),
+        "given\n"
+    );
+    let err = env.fails(&["run", "--rm", "nocmd:1"]);
+    assert!(err.contains("nothing to run"), "{err}");
+    env.ok(&["rmi", "nocmd:1"]);
+}

@@ -154,6 +154,7 @@ fn fill(
         ids: Default::default(),
         overlay: true,
         progress: false,
+        command_optional: !args.command.is_empty() || args.entrypoint.is_some(),
     };
     bundle::unpack(&src, store.root(), &bundle_dir, &opts).map_err(image_err)?;
     drop(src);
