@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Harness of bench/run.sh: `berth run --rm IMAGE true` against podman and ctr.
+"""Harness of bench/run.sh: `berth run --rm IMAGE true` against podman and ctr,
+with and without a bridge network.
 
 bench/run.sh prepares everything (binaries, the busybox image in each engine's
 private store, a private containerd) and writes the engines' command lines to
@@ -7,7 +8,8 @@ ENGINES.json:
 
     {"rows": [{"name": ..., "argv": [...], "env": {...}, "ctr_ids": bool}, ...],
      "skipped": [{"name": ..., "reason": ...}],
-     "rss": {"berth": {...}, "podman": {...}, "ctr": {...}}}
+     "rss": {"berth": {...}, "podman": {...}, "ctr": {...}},
+     "pairs": [{"label": ..., "none": ROW NAME, "bridge": ROW NAME}, ...]}
 
 Every row first runs `sh -c 'echo bench-ok'` (its output is checked) and one
 `true` as warm-up; then RUNS rounds, each running every row once (the order
@@ -261,7 +263,23 @@ def mb(kb):
     return f"{kb / 1024:.2f} MB"
 
 
-def report(results, skipped, memory, runs, notes):
+def report_pairs(medians, pairs):
+    """The added cost of a bridge network per run: bridge median - none median."""
+    rows = [(p["label"], medians.get(p["none"]), medians.get(p["bridge"])) for p in pairs]
+    rows = [r for r in rows if r[1] is not None and r[2] is not None]
+    if not rows:
+        return
+    lw = max(len(r[0]) for r in rows + [("engine",)])
+    print()
+    print("Bridge networking per `run --rm` (median with the bridge - median without):")
+    print()
+    print(f"| {'engine'.ljust(lw)} | --network none | bridge | added |")
+    print(f"|{'-' * (lw + 2)}|---|---|---|")
+    for label, a, b in rows:
+        print(f"| {label.ljust(lw)} | {ms(a)} | {ms(b)} | {ms(b - a)} |")
+
+
+def report(results, skipped, memory, runs, notes, pairs=()):
     medians = {n: statistics.median(v) for n, v in results.items()
                if not isinstance(v, BenchError) and v}
     podman = next((m for n, m in medians.items() if n.startswith("podman")), None)
@@ -284,6 +302,7 @@ def report(results, skipped, memory, runs, notes):
         print(f"skipped {s['name']}: {s['reason']}")
     for n in notes:
         print(n)
+    report_pairs(medians, pairs)
     if memory:
         print()
         print("The monitor's memory while it supervises `sleep 1000`:")
@@ -322,7 +341,8 @@ def main():
     results = bench_rows(runner, engines["rows"], args.runs)
     memory = [] if args.no_rss else bench_memory(runner, engines.get("rss", {}), args.settle)
     reap()
-    return report(results, engines.get("skipped", []), memory, args.runs, engines.get("notes", []))
+    return report(results, engines.get("skipped", []), memory, args.runs, engines.get("notes", []),
+                  engines.get("pairs", []))
 
 
 if __name__ == "__main__":

@@ -283,6 +283,25 @@ mod tests {
     }
 
     #[test]
+    fn ports_and_networks_columns() {
+        let now = parse_time("2026-01-02T12:00:00Z").unwrap();
+        let mut r = record();
+        r.networks = vec!["front".into()];
+        r.image_config.exposed_ports = vec!["443/tcp".into()];
+        let published = [PortMapping {
+            host_ip: String::new(),
+            host_port: 8080,
+            container_port: 80,
+            protocol: "tcp".into(),
+        }];
+        let v = row(&r, &running(), now, false, Some(&published));
+        assert_eq!(v["Ports"], "0.0.0.0:8080->80/tcp, 443/tcp");
+        assert_eq!(v["Networks"], "front");
+        let v = row(&r, &running(), now, false, None);
+        assert_eq!(v["Ports"], "");
+    }
+
+    #[test]
     fn tables_and_templates() {
         let now = parse_time("2026-01-02T12:00:00Z").unwrap();
         let v = row(&record(), &running(), now, false, None);

@@ -651,6 +651,78 @@ mod tests {
     }
 
     #[test]
+    fn network_settings_from_the_network_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = Dirs::new(tmp.path().join("root"), tmp.path().join("run"), None);
+        let id = "d".repeat(64);
+        std::fs::create_dir_all(dirs.container(&id)).unwrap();
+        let mut rec = record(&id);
+        rec.networks = vec!["front".into()];
+        rec.run.network = Some("front".into());
+        rec.run.network_alias = vec!["www".into()];
+        rec.run.publish = vec!["8080:80".into(), "53/udp".into()];
+        rec.image_config.exposed_ports = vec!["443/tcp".into()];
+        std::fs::write(
+            dirs.container(&id).join("network.json"),
+            serde_json::json!({
+                "netns": "/run/x/netns/d",
+                "attachments": [{"network": "front", "ifname": "eth0", "ip": "10.1.0.2/24",
+                    "gateway": "10.1.0.1", "mac": "02:00:00:00:00:02", "aliases": ["www"],
+                    "result": {}}],
+                "ports": [{"host_ip": "", "host_port": 8080, "container_port": 80, "protocol": "tcp"},
+                    {"host_ip": "", "host_port": 40000, "container_port": 53, "protocol": "udp"}]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let snap = Snapshot {
+            status: Status::Running,
+            pid: 9,
+            shim_pid: Some(8),
+            monitor: None,
+            exit: None,
+        };
+        let doc = serde_json::to_value(build(&dirs, &rec, &snap)).unwrap();
+        let ns = &doc["NetworkSettings"];
+        assert_eq!(ns["IPAddress"], "10.1.0.2");
+        assert_eq!(ns["IPPrefixLen"], 24);
+        assert_eq!(ns["Gateway"], "10.1.0.1");
+        assert_eq!(ns["MacAddress"], "02:00:00:00:00:02");
+        assert_eq!(ns["SandboxKey"], "/run/x/netns/d");
+        assert_eq!(
+            ns["Ports"],
+            serde_json::json!({
+                "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+                "53/udp": [{"HostIp": "0.0.0.0", "HostPort": "40000"}],
+                "443/tcp": null
+            })
+        );
+        assert_eq!(ns["Networks"]["front"]["IPAddress"], "10.1.0.2");
+        assert_eq!(
+            ns["Networks"]["front"]["Aliases"],
+            serde_json::json!(["www", "dddddddddddd"])
+        );
+        let hc = &doc["HostConfig"];
+        assert_eq!(hc["NetworkMode"], "front");
+        assert_eq!(
+            hc["PortBindings"],
+            serde_json::json!({
+                "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                "53/udp": [{"HostIp": "", "HostPort": ""}]
+            })
+        );
+        // Not running: no ports, no addresses.
+        std::fs::remove_file(dirs.container(&id).join("network.json")).unwrap();
+        let stopped = Snapshot {
+            status: Status::Exited,
+            ..snap
+        };
+        let doc = serde_json::to_value(build(&dirs, &rec, &stopped)).unwrap();
+        assert_eq!(doc["NetworkSettings"]["Ports"], serde_json::json!({}));
+        assert_eq!(doc["NetworkSettings"]["Networks"]["front"]["IPAddress"], "");
+    }
+
+    #[test]
     fn units_and_policies() {
         assert_eq!(ram_in_bytes("100000"), Some(100_000));
         assert_eq!(ram_in_bytes("4k"), Some(4096));

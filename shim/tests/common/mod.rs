@@ -144,7 +144,7 @@ impl Env {
             runtime,
             dir,
             bridge: format!("berth{}t{n}", pid % 10000),
-            subnet: format!("10.{}.{}.0/24", 100 + pid % 50, n % 256),
+            subnet: free_subnet(100, pid, n % 256),
             n,
         }
     }
@@ -157,11 +157,7 @@ impl Env {
     /// A /24 of this test's for a user-defined network (`k` < 4), apart
     /// from every default network's.
     pub fn user_subnet(&self, k: u32) -> String {
-        format!(
-            "10.{}.{}.0/24",
-            150 + std::process::id() % 50,
-            (self.n * 4 + k) % 256
-        )
+        free_subnet(150, std::process::id(), (self.n * 4 + k) % 256)
     }
 
     pub fn root(&self) -> PathBuf {
@@ -269,6 +265,45 @@ impl Env {
         }
         out
     }
+}
+
+/// The IPv4 routes of the host (`/proc/net/route`): (network, mask), host order.
+fn host_routes() -> Vec<(u32, u32)> {
+    let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // The kernel prints the network-order word in native hex.
+            let hex = |s: &str| {
+                u32::from_str_radix(s, 16)
+                    .ok()
+                    .map(|v| u32::from_be_bytes(v.to_ne_bytes()))
+            };
+            Some((hex(f.get(1)?)?, hex(f.get(7)?)?))
+        })
+        .filter(|(_, mask)| *mask != 0)
+        .collect()
+}
+
+/// `10.X.third.0/24` for X in `base..base+50` (starting from `pid`'s
+/// place) that no host route overlaps: bridges and routes are host-wide,
+/// and other test processes may be running.
+pub fn free_subnet(base: u32, pid: u32, third: u32) -> String {
+    let routes = host_routes();
+    // Two networks overlap when they agree under the shorter mask.
+    let overlaps = |net: u32| {
+        routes.iter().any(|(dst, mask)| {
+            let m = mask & 0xffff_ff00;
+            (net & m) == (dst & m)
+        })
+    };
+    (0..50)
+        .map(|k| base + (pid + k) % 50)
+        .map(|x| (10 << 24) | (x << 16) | (third << 8))
+        .find(|net| !overlaps(*net))
+        .map(|net| format!("10.{}.{}.0/24", (net >> 16) & 0xff, third))
+        .unwrap_or_else(|| format!("10.{}.{third}.0/24", base + pid % 50))
 }
 
 /// Remove our cgroup parent from every hierarchy (only empty dirs go).
