@@ -65,8 +65,6 @@ pub enum SetupError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("container {name}: {reason}")]
-    State { name: String, reason: String },
 }
 
 impl SetupError {
