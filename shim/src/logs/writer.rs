@@ -48,7 +48,7 @@ impl LogWriter {
         self.buf.clear();
         let mut rest = data;
         while !rest.is_empty() {
-            let (line, tag, next) = match memchr(b'\n', rest) {
+            let (line, tag, next) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], b'F', &rest[i + 1..]),
                 None => (rest, b'P', &rest[rest.len()..]),
             };
@@ -137,10 +137,6 @@ fn record(buf: &mut Vec<u8>, ts: &str, stream: Stream, tag: u8, line: &[u8]) {
     buf.push(b' ');
     buf.extend_from_slice(line);
     buf.push(b'\n');
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
 }
 
 fn open_append(path: &Path) -> Result<File, LogError> {
