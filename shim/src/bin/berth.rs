@@ -34,9 +34,9 @@ fn report(e: &CommandError, run_like: bool) -> i32 {
     if !e.reported() {
         eprintln!("berth: {e}");
     }
-    if run_like {
-        125
-    } else {
-        e.exit_code()
+    match e.exit_code() {
+        // docker: run's own failures are 125; 126/127 say the command could not run.
+        1 | 2 if run_like => 125,
+        code => code,
     }
 }

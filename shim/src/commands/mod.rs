@@ -11,7 +11,7 @@ use crate::ociclient::{Runtime, RuntimeError};
 
 mod attach;
 mod cp;
-mod create;
+pub mod create;
 mod exec;
 mod images;
 mod inspect;
@@ -24,7 +24,7 @@ mod rename;
 mod rm;
 mod run;
 mod snapshot;
-mod start;
+pub mod start;
 mod stats;
 mod stop;
 mod top;
@@ -74,6 +74,7 @@ impl CommandError {
         match self {
             CommandError::Usage(_) => 2,
             CommandError::Image(e) => e.exit_code(),
+            CommandError::Monitor(crate::monitor::MonitorError::Start { code, .. }) => *code,
             _ => 1,
         }
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::RunArgs;
 
 pub mod names;
+pub mod remove;
 pub mod status;
 pub mod store;
 
