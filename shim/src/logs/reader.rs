@@ -159,7 +159,7 @@ fn run(
     }
 
     let mut waiter = Waiter::new(log);
-    let mut last_check = Instant::now();
+    let mut last_check: Option<Instant> = None;
     let mut last_pass = false;
     loop {
         if let Some(c) = cur.as_mut() {
@@ -202,19 +202,24 @@ fn run(
         if last_pass {
             return Ok(());
         }
-        sink.flush()?;
-        waiter.wait(Duration::from_millis(200));
         if opts
             .until
             .is_some_and(|u| system_nanos(SystemTime::now()) > u)
         {
             last_pass = true;
-        } else if last_check.elapsed() >= Duration::from_millis(200) {
-            last_check = Instant::now();
+            continue;
+        }
+        if !matches!(last_check, Some(t) if t.elapsed() < Duration::from_millis(200)) {
+            last_check = Some(Instant::now());
             // Asked before the last pass, so what was written before the
             // writer went away is read.
-            last_pass = !alive();
+            if !alive() {
+                last_pass = true;
+                continue;
+            }
         }
+        sink.flush()?;
+        waiter.wait(Duration::from_millis(200));
     }
 }
 
@@ -972,7 +977,7 @@ mod tests {
         let mut w = std::io::BufWriter::new(File::create(&log).unwrap());
         let n = 400_000;
         for i in 0..n {
-            write!(w, "{T0} stdout F line {i}\n").unwrap();
+            writeln!(w, "{T0} stdout F line {i}").unwrap();
         }
         drop(w);
         let t = Instant::now();
