@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Build berth-runtime and run a busybox container with it.
+# The berth workflow on a fresh machine: build berth, berth-shim, berth-runtime
+# and berth-image (release), make a busybox image in a temporary store, and run
+# a container from it with `berth run`.
 #
-#   scripts/demo.sh                      # build target/release/berth-runtime and use it
-#   BERTH_RUNTIME=/usr/sbin/runc scripts/demo.sh   # run the same demo with another runtime
+#   scripts/demo.sh                                  # OCI runtime: target/release/berth-runtime
+#   BERTH_RUNTIME=/usr/sbin/runc scripts/demo.sh     # the same workflow with runc (or crun)
 #
-# Exits non-zero if the container did not print its greeting.
+# Everything lives in one temporary directory (BERTH_ROOT, BERTH_RUN_ROOT,
+# BERTH_IMAGE_STORE) and the cgroup parent /berth-demo-PID; both are removed on
+# exit. Exits non-zero if the container did not print its greeting.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -17,54 +21,53 @@ if [ ! -x /bin/busybox ]; then
     berth_apt_install busybox-static
 fi
 
+berth_log "cargo build --release -p berth-shim -p berth-runtime -p berth-image"
+cargo build --release -p berth-shim -p berth-runtime -p berth-image
+BIN="$BERTH_REPO_ROOT/target/release"
+BERTH="$BIN/berth"
 if [ -n "${BERTH_RUNTIME:-}" ]; then
     RUNTIME="$(berth_abs_exe "$BERTH_RUNTIME")"
 else
-    berth_log "cargo build --release -p berth-runtime"
-    cargo build --release -p berth-runtime
-    RUNTIME="$BERTH_REPO_ROOT/target/release/berth-runtime"
+    RUNTIME="$BIN/berth-runtime"
 fi
-command -v python3 >/dev/null || berth_die "python3 is required"
 
 WORK="$(berth_mktemp_dir berth-demo)"
-ID="berth-demo-$$"
+# berth reads its roots from the environment (or --root, --run-root, --store, --runtime).
+export BERTH_ROOT="$WORK/root"
+export BERTH_RUN_ROOT="$WORK/run"
+export BERTH_IMAGE_STORE="$WORK/images"
+export BERTH_RUNTIME="$RUNTIME"
+export BERTH_SHIM="$BIN/berth-shim"
+export BERTH_CGROUP_PARENT="/berth-demo-$$"
 cleanup() {
-    "$RUNTIME" --root "$WORK/state" delete -f "$ID" >/dev/null 2>&1 || true
-    berth_rm_tmpdir "${WORK:?}" || true
+    set +e
+    berth_stop_containers "$BERTH"
+    berth_rm_tmpdir "${WORK:?}"
+    berth_rm_cgroup_parent "${BERTH_CGROUP_PARENT:?}"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-BUNDLE="$WORK/bundle"
-mkdir -p "$BUNDLE/rootfs" "$WORK/state"
-berth_busybox_rootfs "$BUNDLE/rootfs"
+# A busybox image, made locally: a rootfs tar imported into the store.
+mkdir -p "$WORK/rootfs"
+berth_busybox_rootfs "$WORK/rootfs"
+tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
+berth_log "berth-image import -c 'CMD [\"sh\"]' rootfs.tar busybox:latest"
+"$BIN/berth-image" --store "$BERTH_IMAGE_STORE" import -c 'CMD ["sh"]' "$WORK/rootfs.tar" busybox:latest
+"$BERTH" images
 
-berth_log "writing config.json with '$RUNTIME spec'"
-(cd "$BUNDLE" && "$RUNTIME" spec)
-python3 - "$BUNDLE/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-with open(path) as f:
-    cfg = json.load(f)
-cfg["process"]["terminal"] = False
-cfg["process"]["args"] = ["sh", "-c", "echo hello from berth; hostname; id"]
-cfg["hostname"] = "berth-demo"
-cfg["root"] = {"path": "rootfs", "readonly": True}
-with open(path, "w") as f:
-    json.dump(cfg, f, indent=2)
-PY
-
-berth_log "$RUNTIME --root $WORK/state run -b $BUNDLE $ID"
+berth_log "berth run --rm --hostname berth-demo busybox sh -c 'echo hello from berth; hostname; id'   (runtime: $RUNTIME)"
 set +e
-OUT="$("$RUNTIME" --root "$WORK/state" run -b "$BUNDLE" "$ID" </dev/null 2>"$WORK/stderr")"
+OUT="$("$BERTH" run --rm --hostname berth-demo busybox \
+    sh -c 'echo hello from berth; hostname; id' </dev/null 2>"$WORK/stderr")"
 RC=$?
 set -e
 printf '%s\n' "$OUT"
 if [ -s "$WORK/stderr" ]; then
     sed 's/^/stderr: /' "$WORK/stderr" >&2
 fi
-
 if [ "$RC" -ne 0 ]; then
-    berth_die "the container exited with status $RC"
+    berth_die "berth run exited with status $RC"
 fi
 if ! printf '%s\n' "$OUT" | grep -qx 'hello from berth'; then
     berth_die "the container did not print 'hello from berth'"
@@ -72,4 +75,29 @@ fi
 if ! printf '%s\n' "$OUT" | grep -qx 'berth-demo'; then
     berth_die "the container's hostname is not berth-demo"
 fi
+
+# --rm: the monitor removed the container (record, bundle, log) before berth run returned.
+LEFT="$(find "$BERTH_ROOT/containers" -mindepth 1 -maxdepth 1 -type d | wc -l)"
+if [ "$LEFT" -ne 0 ]; then
+    berth_die "--rm left $LEFT container(s) under $BERTH_ROOT/containers"
+fi
+
+# The exit code is the container's.
+set +e
+"$BERTH" run --rm busybox sh -c 'exit 3' </dev/null
+RC=$?
+set -e
+[ "$RC" -eq 3 ] || berth_die "berth run of 'exit 3' exited with $RC, not 3"
+berth_log "berth run --rm busybox sh -c 'exit 3': exit status 3"
+
+# ---- TODO(issue 7): detached containers -------------------------------------
+# `berth logs`, `ps` and `rm` are still stubs in this branch ("not implemented
+# yet"). Once they land, show the detached workflow here:
+#   ID="$("$BERTH" run -d busybox sh -c 'echo hello from the background; sleep 1000')"
+#   "$BERTH" ps
+#   "$BERTH" logs "$ID" | grep -qx 'hello from the background'
+#   "$BERTH" rm -f "$ID"
+# (cleanup stops whatever is left with berth_stop_containers.)
+# ------------------------------------------------------------------------------
+
 berth_log "demo OK"

@@ -329,6 +329,7 @@ fn runc_runs_the_converted_config_in_a_user_namespace() {
     let opts = ConvertOptions {
         uid_map: vec![parse_id_mapping("0:100000:65536").unwrap()],
         gid_map: vec![parse_id_mapping("0:200000:65536").unwrap()],
+        command_optional: false,
     };
     let mut spec = runtime_spec(&u.config, &u.bundle.join("rootfs"), &opts).unwrap();
     let mut process = spec.process().clone().unwrap();

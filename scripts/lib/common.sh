@@ -90,3 +90,59 @@ berth_busybox_rootfs() {
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
     chmod 1777 "$r/tmp" "$r/var/tmp"
 }
+
+# berth_rm_cgroup_parent PATH : remove the cgroup PATH (one component, e.g.
+# /berth-demo-123) and the cgroups below it from every hierarchy. Only rmdir:
+# a cgroup that still has processes stays, and nothing else is touched.
+berth_rm_cgroup_parent() {
+    local name="${1:?berth_rm_cgroup_parent: empty path}" c
+    name="${name#/}"
+    case "$name" in
+        ''|*/*|.|..) berth_warn "refusing to remove cgroup /$name"; return 1 ;;
+    esac
+    for c in /sys/fs/cgroup/ /sys/fs/cgroup/*/; do
+        [ -d "$c$name" ] || continue
+        find "$c$name" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+}
+
+# berth_is_shim PID : whether PID is a live berth-shim process.
+berth_is_shim() {
+    local pid="${1:?}" argv0 state
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1)"
+    case "$argv0" in */berth-shim|berth-shim) ;; *) return 1 ;; esac
+    state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# berth_stop_containers BERTH : stop and remove every container under
+# $BERTH_ROOT (the roots come from the environment, as berth reads them):
+# `BERTH rm -f -v`, and where that fails (rm is not implemented yet), the stopped
+# marker (no restart), `RUNTIME --root $BERTH_RUN_ROOT/runtime kill ID KILL` with
+# the container's own runtime, a wait for its monitor to finish (SIGKILL after
+# 5 s, checked to be berth-shim), and `RUNTIME delete -f` for what is left.
+berth_stop_containers() {
+    local berth="${1:?berth_stop_containers: berth binary}" dir id rt pid
+    [ -d "${BERTH_ROOT:?}/containers" ] || return 0
+    for dir in "$BERTH_ROOT"/containers/*/; do
+        [ -d "$dir" ] || continue
+        id="$(basename "$dir")"
+        [[ "$id" =~ ^[0-9a-f]{64}$ ]] || continue
+        "$berth" rm -f -v "$id" >/dev/null 2>&1 && continue
+        : >"$dir/stopped" 2>/dev/null || true
+        rt="$(sed -n 's/^ *"runtime": *"\([^"]*\)",\{0,1\}$/\1/p' "$dir/container.json" 2>/dev/null | tail -n 1)"
+        if [ -n "$rt" ]; then
+            # SIGKILL; the monitor reaps the container and deletes it from the runtime.
+            "$rt" --root "${BERTH_RUN_ROOT:?}/runtime" kill "$id" KILL >/dev/null 2>&1 || true
+        fi
+        pid="$(cat "${BERTH_RUN_ROOT:?}/$id/shim.pid" 2>/dev/null || true)"
+        if [ -n "$pid" ] && berth_is_shim "$pid"; then
+            for _ in $(seq 50); do berth_is_shim "$pid" || break; sleep 0.1; done
+            if berth_is_shim "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+        fi
+        if [ -n "$rt" ]; then
+            "$rt" --root "${BERTH_RUN_ROOT:?}/runtime" delete -f "$id" >/dev/null 2>&1 || true
+        fi
+    done
+}

@@ -133,6 +133,9 @@ pub enum Command {
     Login(PassArgs),
     /// Log out of a registry (berth-image logout).
     Logout(PassArgs),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
 }
 
 /// Arguments handed to berth-image's command of the same name.
@@ -481,4 +484,83 @@ pub struct VolumeRmArgs {
     pub force: bool,
     #[arg(required = true)]
     pub names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a bridge network.
+    Create(NetworkCreateArgs),
+    /// List networks.
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Show networks' details as JSON.
+    Inspect(NetworkInspectArgs),
+    /// Remove networks no container uses.
+    #[command(alias = "remove")]
+    Rm(NetworkRmArgs),
+    /// Remove all networks no container uses.
+    Prune(PruneArgs),
+    /// Connect a running container to a network.
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(NetworkConnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// The driver (berth has bridge only).
+    #[arg(short = 'd', long, default_value = "bridge")]
+    pub driver: String,
+    /// IPv4 subnet, CIDR [default: a free one, printed on stderr].
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// The gateway [default: the subnet's first address].
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// No outside connectivity (no masquerading, no default route).
+    #[arg(long)]
+    pub internal: bool,
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// table (default), json, or a Go template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    /// No error for networks that do not exist.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Another name of the container on the network (connect).
+    #[arg(long = "alias")]
+    pub alias: Vec<String>,
+    /// No error when not connected (disconnect).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }

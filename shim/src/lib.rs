@@ -11,9 +11,13 @@ pub mod cli;
 pub mod commands;
 pub mod container;
 pub mod dirs;
+pub mod inside;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod ociclient;
 pub mod spec;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod template;
+pub mod volume;

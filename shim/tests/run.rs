@@ -3,12 +3,12 @@
 //! same workflow with runc as the runtime.
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pty::{read_until, spawn_on_pty};
 use common::{wait_for, Env};
 
 fn container_dirs(env: &Env) -> Vec<PathBuf> {
@@ -282,44 +282,6 @@ fn the_monitor_reaps_and_leaks_no_descriptors() {
     }
 }
 
-/// A pty pair: (master, slave).
-fn pty() -> (OwnedFd, OwnedFd) {
-    let p = nix::pty::openpty(None, None).unwrap();
-    (p.master, p.slave)
-}
-
-/// Read from a pty master until `want` shows up or the time is over.
-fn read_until(master: &mut std::fs::File, want: &str, timeout: Duration) -> String {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while start.elapsed() < timeout {
-        let mut fds = [nix::poll::PollFd::new(
-            master.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) > 0 {
-            match master.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-            if String::from_utf8_lossy(&got).contains(want) {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
-
-fn spawn_on_pty(mut cmd: Command) -> (std::process::Child, std::fs::File) {
-    let (master, slave) = pty();
-    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave));
-    let child = cmd.spawn().unwrap();
-    (child, std::fs::File::from(master))
-}
-
 #[test]
 fn terminal_run_is_driven_through_a_pty() {
     let env = Env::new();
@@ -410,4 +372,36 @@ fn the_workflow_runs_with_runc_too() {
     assert!(std::fs::read_to_string(dir.join("ctr.log"))
         .unwrap()
         .contains("stdout F bg"));
+}
+
+#[test]
+fn state_survives_a_killed_monitor_and_rm_cleans_up() {
+    let env = Env::new();
+    let id = env.ok(&["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"]);
+    let id = id.trim().to_string();
+    let shim_pid: i32 = std::fs::read_to_string(env.run_root().join(&id).join("shim.pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim_pid),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_for(Duration::from_secs(5), || !pid_alive(shim_pid)));
+    // The container still runs, and berth says so.
+    assert_eq!(env.inspect("orphan", "{{.State.Status}}"), "running");
+    let pid: i32 = env.inspect("orphan", "{{.State.Pid}}").parse().unwrap();
+    assert!(pid > 0 && pid_alive(pid));
+    // Its process dies with nobody to record the exit: exited, code unknown.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || env
+        .inspect("orphan", "{{.State.Status}}")
+        == "exited"));
+    let ps = env.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert!(ps.contains("orphan exited"), "{ps}");
+    env.ok(&["rm", "orphan"]);
+    assert!(!env.root().join("containers").join(&id).exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(env.dir.path().to_str().unwrap()));
 }

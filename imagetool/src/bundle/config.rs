@@ -30,6 +30,9 @@ pub struct ConvertOptions {
     pub uid_map: Vec<LinuxIdMapping>,
     /// `--gid-map` entries.
     pub gid_map: Vec<LinuxIdMapping>,
+    /// The caller supplies the command (berth run IMAGE CMD): an image
+    /// without Entrypoint and Cmd is fine, process.args stays empty.
+    pub command_optional: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +106,7 @@ pub fn runtime_spec(
         return Err(ConfigError::UnsupportedOs { os });
     }
     let config = image_config.config().clone().unwrap_or_default();
-    let args = args(&config)?;
+    let args = args(&config, opts.command_optional)?;
     let cwd = cwd(&config)?;
     let user_spec = config.user().clone().unwrap_or_default();
     let user = user::resolve(&user_spec, rootfs)?;
@@ -184,10 +187,10 @@ pub fn parse_id_mapping(s: &str) -> Result<LinuxIdMapping, ConfigError> {
 }
 
 /// Entrypoint + Cmd.
-fn args(config: &Config) -> Result<Vec<String>, ConfigError> {
+fn args(config: &Config, optional: bool) -> Result<Vec<String>, ConfigError> {
     let mut args = config.entrypoint().clone().unwrap_or_default();
     args.extend(config.cmd().clone().unwrap_or_default());
-    if args.is_empty() {
+    if args.is_empty() && !optional {
         return Err(ConfigError::NoCommand);
     }
     Ok(args)

@@ -606,6 +606,7 @@ fn map(s: &str) -> LinuxIdMapping {
 
 fn opts(uid: &[&str], gid: &[&str]) -> ConvertOptions {
     ConvertOptions {
+        command_optional: false,
         uid_map: uid.iter().map(|s| map(s)).collect(),
         gid_map: gid.iter().map(|s| map(s)).collect(),
     }

@@ -28,6 +28,8 @@ pub struct UnpackOptions {
     pub overlay: bool,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// See [`config::ConvertOptions::command_optional`].
+    pub command_optional: bool,
 }
 
 /// What `unpack` did.
@@ -198,6 +200,7 @@ pub fn unpack(
         &ConvertOptions {
             uid_map: id_mappings(&opts.ids.uid),
             gid_map: id_mappings(&opts.ids.gid),
+            command_optional: opts.command_optional,
         },
     )?;
     let path = bundle.join(CONFIG_FILE);

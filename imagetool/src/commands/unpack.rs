@@ -23,6 +23,7 @@ pub fn run(ctx: &Ctx, args: &UnpackArgs) -> Result<(), CommandError> {
         },
         overlay: !args.no_overlay,
         progress: ctx.progress,
+        command_optional: false,
     };
     bundle::unpack(&*src, store.root(), &args.bundle, &opts)?;
     Ok(())

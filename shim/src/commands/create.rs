@@ -147,6 +147,7 @@ fn fill(
         ids: Default::default(),
         overlay: true,
         progress: false,
+        command_optional: !args.command.is_empty() || args.entrypoint.is_some(),
     };
     bundle::unpack(&src, store.root(), &bundle_dir, &opts).map_err(image_err)?;
     drop(src);
@@ -168,7 +169,13 @@ fn fill(
         },
     )?;
     let json = serde_json::to_vec_pretty(&spec).expect("specs serialize");
-    write_atomic(&config_path, &json).map_err(CommandError::io("write", &config_path))?;
+    if let Err(e) = write_atomic(&config_path, &json) {
+        // Volumes made for this container go with it.
+        for v in &built.anonymous_volumes {
+            let _ = crate::volume::remove(&ctx.dirs, v);
+        }
+        return Err(CommandError::io("write", &config_path)(e));
+    }
     let cfg = image_config.config().clone().unwrap_or_default();
     let record = Record {
         id: id.to_string(),

@@ -17,6 +17,7 @@ mod images;
 mod inspect;
 mod kill;
 mod logs;
+mod network;
 mod pause;
 mod prune;
 mod ps;
@@ -45,9 +46,19 @@ pub enum CommandError {
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
+    #[error(transparent)]
     Monitor(#[from] crate::monitor::MonitorError),
     #[error(transparent)]
     Image(#[from] berth_image::commands::CommandError),
+    #[error(transparent)]
+    Inside(#[from] crate::inside::InsideError),
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
+    #[error(transparent)]
+    Remove(#[from] crate::container::remove::RemoveError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     #[error("{op} {}: {source}", .path.display())]
     Io {
         op: &'static str,
@@ -154,6 +165,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CommandError> {
         Command::Load(a) => images::pass(&ctx, "load", &a),
         Command::Login(a) => images::pass(&ctx, "login", &a),
         Command::Logout(a) => images::pass(&ctx, "logout", &a),
+        Command::Network(c) => network::dispatch(&ctx, c),
     }
 }
 

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::RunArgs;
 
+pub mod display;
+pub mod inspect;
 pub mod names;
 pub mod remove;
+pub mod signal;
 pub mod status;
 pub mod store;
 

@@ -59,7 +59,7 @@ impl LogOptions {
             }
             out.max_files = n;
         } else if out.max_size.is_some() {
-            // docker's json-file keeps one file unless told; keep one rotated copy.
+            // docker's json-file default: max-file=1, the log starts over (no .1 kept).
             out.max_files = 1;
         }
         Ok(out)

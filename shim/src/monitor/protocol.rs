@@ -1,7 +1,7 @@
 //! The bytes between berth and berth-shim.
 //!
 //! Sync pipe (shim -> CLI), one JSON line: `{"pid": N}` once the runtime
-//! created the container, or `{"error": "...", "code": 127}`.
+//! created the container, or `{"error": {"message": "...", "code": 127}}`.
 //!
 //! Attach socket (SOCK_SEQPACKET, like conmon's): shim -> client packets
 //! are one byte of stream id and data: [`STDOUT`], [`STDERR`], and last

@@ -3,6 +3,9 @@
 //! tests of one binary.
 #![allow(dead_code)]
 
+pub mod pty;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,17 +38,28 @@ pub fn berth_image() -> PathBuf {
     workspace_bin("berth-image", "berth-image")
 }
 
-/// A store with `busybox:latest` (CMD ["sh"]), made once per test binary.
+/// A store with `busybox:latest` (CMD ["sh"]), shared by every test binary
+/// and run (one directory, reused: nothing piles up in /tmp); berth-image's
+/// store locking makes concurrent imports safe.
 pub fn shared_store() -> &'static Path {
     static STORE: OnceLock<PathBuf> = OnceLock::new();
     STORE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-test-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let tar = busybox_rootfs_tar(&dir);
+        let dir = std::env::temp_dir().join("berth-test-store");
+        let store = dir.join("store");
+        let listed = Command::new(berth_image())
+            .arg("--store")
+            .arg(&store)
+            .args(["images", "-q"])
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+        if listed {
+            return store;
+        }
+        let work = tempfile::tempdir().unwrap();
+        let tar = busybox_rootfs_tar(work.path());
         let out = Command::new(berth_image())
             .arg("--store")
-            .arg(dir.join("store"))
+            .arg(&store)
             .args(["import", "-c", "CMD [\"sh\"]"])
             .arg(&tar)
             .arg("busybox:latest")
@@ -56,7 +70,7 @@ pub fn shared_store() -> &'static Path {
             "import: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        dir.join("store")
+        store
     })
 }
 

@@ -1,6 +1,6 @@
 //! Image names, normalised as docker does (`busybox` →
-//! `docker.io/library/busybox:latest`), parsed by
-//! `oci_spec::distribution::Reference`.
+//! `docker.io/library/busybox:latest`), as `oci_spec::distribution::Reference`
+//! values built by [`grammar`] (the same language as oci-spec's regex parser).
 use std::fmt;
 use std::str::FromStr;
 
@@ -8,6 +8,8 @@ use oci_spec::distribution::Reference;
 use oci_spec::image::Digest;
 
 use crate::digest;
+
+pub mod grammar;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
@@ -47,7 +49,7 @@ impl ImageName {
         if value.trim() != value {
             return Err(invalid("leading or trailing white space".into()));
         }
-        let inner = Reference::try_from(value).map_err(|e| {
+        let inner = grammar::parse(value).map_err(|e| {
             // The parser's generic "invalid reference format" says nothing
             // about the most common mistake.
             let mut reason = e.to_string();
