@@ -90,14 +90,21 @@ set -e
 [ "$RC" -eq 3 ] || berth_die "berth run of 'exit 3' exited with $RC, not 3"
 berth_log "berth run --rm busybox sh -c 'exit 3': exit status 3"
 
-# ---- TODO(issue 7): detached containers -------------------------------------
-# `berth logs`, `ps` and `rm` are still stubs in this branch ("not implemented
-# yet"). Once they land, show the detached workflow here:
-#   ID="$("$BERTH" run -d busybox sh -c 'echo hello from the background; sleep 1000')"
-#   "$BERTH" ps
-#   "$BERTH" logs "$ID" | grep -qx 'hello from the background'
-#   "$BERTH" rm -f "$ID"
-# (cleanup stops whatever is left with berth_stop_containers.)
-# ------------------------------------------------------------------------------
+# A detached container: ps, logs, stop, rm.
+ID="$("$BERTH" run -d --name demo-bg busybox sh -c 'echo hello from the background; sleep 1000' </dev/null)"
+berth_log "berth run -d: $ID"
+"$BERTH" ps
+for _ in $(seq 50); do
+    "$BERTH" logs demo-bg 2>/dev/null | grep -qx 'hello from the background' && break
+    sleep 0.1
+done
+"$BERTH" logs -t demo-bg
+"$BERTH" logs demo-bg | grep -qx 'hello from the background' ||
+    berth_die "berth logs did not show the background container's greeting"
+"$BERTH" stop -t 1 demo-bg >/dev/null
+STATUS="$("$BERTH" inspect -f '{{.State.Status}} {{.State.ExitCode}}' demo-bg)"
+berth_log "after berth stop: $STATUS"
+"$BERTH" rm demo-bg >/dev/null
+[ -z "$("$BERTH" ps -a -q)" ] || berth_die "berth rm left a container behind"
 
 berth_log "demo OK"

@@ -22,6 +22,7 @@ PACKAGES=(
     busybox-static runc crun podman conmon containerd skopeo umoci docker-registry
     apache2-utils openssl hyperfine iproute2 containernetworking-plugins uidmap iptables
     util-linux bsdutils golang-github-containers-common build-essential python3
+    catatonit nftables procps
 )
 
 # The fast subset of the OCI runtime-tools validation suite (docs/conformance.md):

@@ -147,6 +147,14 @@ impl Runtime {
         cmd
     }
 
+    /// Whether the runtime may hold state for `id`: runc, crun and
+    /// berth-runtime keep a directory per container under `--root`, so
+    /// without it there is nothing to ask about or delete (and no process
+    /// to spawn for the answer).
+    pub fn has_state(&self, id: &str) -> bool {
+        self.root.join(id).exists()
+    }
+
     pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
         self.run(&["start", id]).map(drop)
     }

@@ -55,16 +55,18 @@ pub fn remove(
     };
 
     // The runtime's state and cgroup.
-    match runtime.delete(id, true) {
-        Ok(()) => {}
-        Err(e) if e.not_found() => {}
-        Err(e) => {
-            // Gone meanwhile (a concurrent removal) is fine too.
-            if runtime.state(id).is_ok() {
-                return Err(RemoveError::Runtime {
-                    name: name.clone(),
-                    source: e,
-                });
+    if runtime.has_state(id) {
+        match runtime.delete(id, true) {
+            Ok(()) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                // Gone meanwhile (a concurrent removal) is fine too.
+                if runtime.state(id).is_ok() {
+                    return Err(RemoveError::Runtime {
+                        name: name.clone(),
+                        source: e,
+                    });
+                }
             }
         }
     }

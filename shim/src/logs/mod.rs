@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 
 pub mod options;
+pub mod reader;
+pub mod time;
 pub mod writer;
 
 pub use options::LogOptions;
+pub use reader::{read_logs, ReadOptions};
 pub use writer::LogWriter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,13 @@ pub enum LogError {
     },
     #[error("--log-opt {opt:?}: {reason}")]
     BadOption { opt: String, reason: String },
+    /// A bad `berth logs` value (`--tail`, `--since`, `--until`).
+    #[error("invalid {flag} value {value:?}: {reason}")]
+    BadValue {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl LogError {

@@ -17,6 +17,7 @@ pub struct LogWriter {
     /// Whether the last record of each stream was partial (P).
     partial: [bool; 2],
     buf: Vec<u8>,
+    clock: Clock,
 }
 
 impl LogWriter {
@@ -31,6 +32,7 @@ impl LogWriter {
             opts,
             partial: [false; 2],
             buf: Vec::with_capacity(1 << 17),
+            clock: Clock::default(),
         })
     }
 
@@ -44,15 +46,15 @@ impl LogWriter {
         if data.is_empty() {
             return Ok(());
         }
-        let ts = berth_runtime::timefmt::rfc3339_nano(SystemTime::now());
+        let ts = self.clock.now();
         self.buf.clear();
         let mut rest = data;
         while !rest.is_empty() {
-            let (line, tag, next) = match memchr(b'\n', rest) {
+            let (line, tag, next) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], b'F', &rest[i + 1..]),
                 None => (rest, b'P', &rest[rest.len()..]),
             };
-            record(&mut self.buf, &ts, stream, tag, line);
+            record(&mut self.buf, ts, stream, tag, line);
             rest = next;
         }
         self.partial[idx(stream)] = data.last() != Some(&b'\n');
@@ -64,9 +66,9 @@ impl LogWriter {
         if !std::mem::take(&mut self.partial[idx(stream)]) {
             return Ok(());
         }
-        let ts = berth_runtime::timefmt::rfc3339_nano(SystemTime::now());
+        let ts = self.clock.now();
         self.buf.clear();
-        record(&mut self.buf, &ts, stream, b'F', b"");
+        record(&mut self.buf, ts, stream, b'F', b"");
         self.emit()
     }
 
@@ -128,8 +130,53 @@ fn idx(s: Stream) -> usize {
     }
 }
 
-fn record(buf: &mut Vec<u8>, ts: &str, stream: Stream, tag: u8, line: &[u8]) {
-    buf.extend_from_slice(ts.as_bytes());
+/// The time now as Go's RFC3339Nano in UTC (what
+/// `berth_runtime::timefmt::rfc3339_nano` prints), the date and time of day
+/// formatted only when the second changes: the monitor stamps every chunk it
+/// reads, up to one per line.
+#[derive(Default)]
+struct Clock {
+    sec: Option<u64>,
+    text: Vec<u8>,
+    /// The length of `YYYY-MM-DDTHH:MM:SS` in `text`.
+    prefix: usize,
+}
+
+impl Clock {
+    fn now(&mut self) -> &[u8] {
+        self.at(SystemTime::now())
+    }
+
+    fn at(&mut self, t: SystemTime) -> &[u8] {
+        let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        if self.sec != Some(d.as_secs()) {
+            let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs());
+            let s = berth_runtime::timefmt::rfc3339(whole);
+            self.text.clear();
+            self.text
+                .extend_from_slice(s.trim_end_matches('Z').as_bytes());
+            self.prefix = self.text.len();
+            self.sec = Some(d.as_secs());
+        }
+        self.text.truncate(self.prefix);
+        let mut nanos = d.subsec_nanos();
+        if nanos != 0 {
+            let mut digits = [b'0'; 9];
+            for slot in digits.iter_mut().rev() {
+                *slot = b'0' + (nanos % 10) as u8;
+                nanos /= 10;
+            }
+            let len = 9 - digits.iter().rev().take_while(|d| **d == b'0').count();
+            self.text.push(b'.');
+            self.text.extend_from_slice(&digits[..len]);
+        }
+        self.text.push(b'Z');
+        &self.text
+    }
+}
+
+fn record(buf: &mut Vec<u8>, ts: &[u8], stream: Stream, tag: u8, line: &[u8]) {
+    buf.extend_from_slice(ts);
     buf.push(b' ');
     buf.extend_from_slice(stream.as_str().as_bytes());
     buf.push(b' ');
@@ -137,10 +184,6 @@ fn record(buf: &mut Vec<u8>, ts: &str, stream: Stream, tag: u8, line: &[u8]) {
     buf.push(b' ');
     buf.extend_from_slice(line);
     buf.push(b'\n');
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
 }
 
 fn open_append(path: &Path) -> Result<File, LogError> {
@@ -197,6 +240,31 @@ mod tests {
         for (got, want) in r.iter().zip(want) {
             assert_eq!((got.0.as_str(), got.1.as_str(), got.2.as_str()), want);
         }
+    }
+
+    #[test]
+    fn clock_prints_what_timefmt_prints() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let mut c = Clock::default();
+        for (s, n) in [
+            (1_700_000_000, 120_000_000),
+            (1_700_000_000, 1),
+            (1_700_000_000, 0),
+            (1_700_000_001, 999_999_999),
+            (0, 0),
+            (951_782_400, 500),
+        ] {
+            let t = UNIX_EPOCH + Duration::new(s, n);
+            assert_eq!(
+                std::str::from_utf8(c.at(t)).unwrap(),
+                berth_runtime::timefmt::rfc3339_nano(t)
+            );
+        }
+        let now = SystemTime::now();
+        assert_eq!(
+            std::str::from_utf8(c.at(now)).unwrap(),
+            berth_runtime::timefmt::rfc3339_nano(now)
+        );
     }
 
     #[test]

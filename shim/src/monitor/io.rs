@@ -257,8 +257,21 @@ fn pump(
         };
         server.broadcast(&buf[..n + 1]);
     }
+    if n < COALESCE_BELOW {
+        // A small read: the container writes little at a time (awk, or any
+        // line-buffered program, writes once per line). Let its output pile
+        // up briefly so the next read takes many lines at once: waking for
+        // every line costs the writer as much as it costs us (100 MB of
+        // 100-byte lines: 330k reads and 68 MB/s without this, 2.5k reads
+        // and 84 MB/s with it; conmon reads 8 KiB at a time, 73 MB/s).
+        std::thread::sleep(COALESCE_NAP);
+    }
     Ok(true)
 }
+
+/// Reads shorter than this are followed by a nap of [`COALESCE_NAP`].
+const COALESCE_BELOW: usize = 16 * 1024;
+const COALESCE_NAP: Duration = Duration::from_micros(500);
 
 /// A client's packet to the container's stdin; false when the client is gone.
 fn client_input(client: &mut Client, stdio: &mut Stdio, buf: &mut [u8]) -> bool {

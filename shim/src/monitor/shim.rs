@@ -262,7 +262,10 @@ impl Monitor {
             let (code, signal) = code_of(status).unwrap_or((255, None));
             self.last_code = code;
             let oom = oom_kills(&self.record.cgroup_path) > 0;
-            let _ = self.log.sync();
+            if !self.record.run.rm {
+                // --rm removes the log in a moment: no need to wait for the disk.
+                let _ = self.log.sync();
+            }
             self.write_exit(&ExitRecord {
                 exit_code: code,
                 signal,
@@ -307,7 +310,9 @@ impl Monitor {
         let _ = std::fs::remove_file(&pid_file);
         let _ = std::fs::remove_file(run_dir.join("runtime.log"));
         // A stopped leftover (its monitor was killed): the runtime's state goes.
-        if self.runtime.state(&id).is_ok_and(|s| s.status == "stopped") {
+        if self.runtime.has_state(&id)
+            && self.runtime.state(&id).is_ok_and(|s| s.status == "stopped")
+        {
             let _ = self.runtime.delete(&id, true);
         }
         let bundle = self.dirs.bundle(&id);
