@@ -2,7 +2,7 @@
 # The test command (README "Quick start"; CI runs it through .ci/run):
 #   1. apt packages   (skip with BERTH_SKIP_APT=1)
 #   2. cargo build --workspace
-#   3. cargo test --workspace
+#   3. cargo test --workspace --no-fail-fast
 #   4. conformance/run-engines.sh --quick target/debug/berth-runtime
 #                     (skip with BERTH_SKIP_ENGINES=1)
 #   5. a fast subset of the OCI runtime-tools validation suite
@@ -73,7 +73,7 @@ if ! command -v cargo >/dev/null; then
 fi
 
 step "cargo build --workspace" cargo build --workspace
-step "cargo test --workspace" cargo test --workspace
+step "cargo test --workspace" cargo test --workspace --no-fail-fast
 
 if [ "${BERTH_SKIP_ENGINES:-0}" = 1 ]; then
     skip "engines (podman, containerd)" "BERTH_SKIP_ENGINES=1"

@@ -692,13 +692,19 @@ fn fault_proxy_carries_skopeo_push_and_pull() {
         &["copy", "--dest-tls-verify=false", &layout.oci_ref(), &via],
     );
     assert!(push.ok(), "skopeo push through the proxy: {}", push.stderr);
-    assert!(
+    // The proxy records a request once it has relayed the response; give
+    // its connection threads a moment after skopeo exits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let put_seen = || {
         proxy
             .events()
             .iter()
-            .any(|e| e.method == "PUT" && e.path.contains("/manifests/")),
-        "the manifest PUT did not go through the proxy"
-    );
+            .any(|e| e.method == "PUT" && e.path.contains("/manifests/"))
+    };
+    while !put_seen() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(put_seen(), "the manifest PUT did not go through the proxy");
     assert_eq!(
         images::skopeo_digest(&reg, "via/busybox:1"),
         layout.images[0].manifest_digest
