@@ -178,6 +178,11 @@ fn published_port_answers_on_loopback_and_the_hosts_address() {
     if let Some(host) = host_address() {
         let addr = format!("{host}:{port}");
         assert!(answers(&addr, "hello-berth"), "no answer on {addr}");
+        // From another container, through the host's address and the published port.
+        let script =
+            format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} {port} | tail -n 1");
+        let body = env.ok(&["run", "--rm", "busybox", "sh", "-c", &script]);
+        assert_eq!(body.trim(), "hello-berth", "from a container via {addr}");
     }
     // The container's own address, from the host.
     let ip = env.inspect("web", "{{.NetworkSettings.IPAddress}}");
