@@ -140,7 +140,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); print (NR 
 # print the log's path.
 berth_run() {
     local id pid
-    id="$("$BERTH_CLI" run -d --name "$1" busybox sh -c "$2")" || return 1
+    id="$("$BERTH_CLI" run -d --network none --name "$1" busybox sh -c "$2")" || return 1
     [ -n "$id" ] || return 1
     pid="$(cat "$BERTH_RUN_ROOT/$id/shim.pid" 2>/dev/null || true)"
     if [ -n "$pid" ]; then wait_gone "$pid"; fi

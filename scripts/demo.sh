@@ -20,6 +20,11 @@ if [ ! -x /bin/busybox ]; then
     berth_log "installing busybox-static"
     berth_apt_install busybox-static
 fi
+# Containers join a bridge network by default: the CNI plugins do the host side.
+if [ ! -x /usr/lib/cni/bridge ] || ! command -v iptables >/dev/null; then
+    berth_log "installing containernetworking-plugins iptables"
+    berth_apt_install containernetworking-plugins iptables
+fi
 
 berth_log "cargo build --release -p berth-shim -p berth-runtime -p berth-image"
 cargo build --release -p berth-shim -p berth-runtime -p berth-image
@@ -39,11 +44,16 @@ export BERTH_IMAGE_STORE="$WORK/images"
 export BERTH_RUNTIME="$RUNTIME"
 export BERTH_SHIM="$BIN/berth-shim"
 export BERTH_CGROUP_PARENT="/berth-demo-$$"
+# The default network's bridge device is the demo's own (deleted at exit).
+export BERTH_DEFAULT_BRIDGE="berthdemo$(( $$ % 100000 ))"
 cleanup() {
     set +e
     berth_stop_containers "$BERTH"
     berth_rm_tmpdir "${WORK:?}"
     berth_rm_cgroup_parent "${BERTH_CGROUP_PARENT:?}"
+    if ip link show "${BERTH_DEFAULT_BRIDGE:?}" >/dev/null 2>&1; then
+        ip link del "$BERTH_DEFAULT_BRIDGE"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -118,7 +118,7 @@ berth_is_shim() {
 
 # berth_stop_containers BERTH : stop and remove every container under
 # $BERTH_ROOT (the roots come from the environment, as berth reads them):
-# `BERTH rm -f -v`, and where that fails (rm is not implemented yet), the stopped
+# `BERTH rm -f -v`, and where that fails (a broken state), the stopped
 # marker (no restart), `RUNTIME --root $BERTH_RUN_ROOT/runtime kill ID KILL` with
 # the container's own runtime, a wait for its monitor to finish (SIGKILL after
 # 5 s, checked to be berth-shim), and `RUNTIME delete -f` for what is left.

@@ -508,7 +508,7 @@ pub struct VolumeInspectArgs {
 
 #[derive(Debug, Args)]
 pub struct VolumeRmArgs {
-    /// Remove even when a stopped container uses it.
+    /// No error for a volume that does not exist (a volume in use is still refused).
     #[arg(short = 'f', long)]
     pub force: bool,
     #[arg(required = true)]

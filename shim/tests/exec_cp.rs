@@ -589,22 +589,6 @@ fn stats_streams_until_interrupted() {
     }
 }
 
-/// Remove a container that is no longer running: `berth rm -f`, or, while
-/// this branch has no rm, unmount its rootfs and remove its directory.
-fn remove_stopped(env: &Env, id: &str) {
-    if env.run(&["rm", "-f", id]).status.success() {
-        return;
-    }
-    let dir = env.root().join("containers").join(id);
-    let _ = nix::mount::umount2(&dir.join("bundle/rootfs"), nix::mount::MntFlags::MNT_DETACH);
-    let _ = Command::new(&env.runtime)
-        .arg("--root")
-        .arg(env.run_root().join("runtime"))
-        .args(["delete", "--force", id])
-        .output();
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
 #[test]
 fn cp_with_a_stopped_container() {
     let env = Env::new();
@@ -649,7 +633,7 @@ fn cp_with_a_stopped_container() {
         .join("bundle/upper")
         .join(&name);
     assert_eq!(std::fs::read_to_string(upper).unwrap(), "made\n");
-    remove_stopped(&env, &id);
+    env.ok(&["rm", "-f", &id]);
 }
 
 #[test]

@@ -19,7 +19,13 @@ fn main() {
             _ => {
                 let text = e.to_string();
                 eprint!("berth: {}", text.strip_prefix("error: ").unwrap_or(&text));
-                std::process::exit(2);
+                // docker: a bad run/create command line is 125 like any run failure.
+                let sub = std::env::args().nth(1).unwrap_or_default();
+                std::process::exit(if matches!(sub.as_str(), "run" | "create") {
+                    125
+                } else {
+                    2
+                });
             }
         },
     };

@@ -74,8 +74,6 @@ pub enum CommandError {
     /// Errors already printed one per container.
     #[error("{failed} of {total} failed")]
     Reported { failed: usize, total: usize },
-    #[error("{0} is not implemented yet")]
-    NotImplemented(&'static str),
 }
 
 impl CommandError {

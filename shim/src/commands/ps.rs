@@ -150,15 +150,26 @@ fn select(ctx: &Ctx, args: &PsArgs) -> Result<Vec<(Record, Snapshot)>, CommandEr
 /// Render `format` (docker's: table by default, `json`, `table TEMPLATE`,
 /// or a template) over the rows.
 pub fn format_rows(format: Option<&str>, rows: &[Value]) -> Result<String, CommandError> {
+    format_table(format, rows, DEFAULT_TABLE, &header())
+}
+
+/// [`format_rows`] for any listing: its default table and the column
+/// titles (`header` has the rows' keys, titles as values).
+pub fn format_table(
+    format: Option<&str>,
+    rows: &[Value],
+    default_table: &str,
+    header: &Value,
+) -> Result<String, CommandError> {
     let format = match format {
-        None | Some("") | Some("table") => DEFAULT_TABLE,
+        None | Some("") | Some("table") => default_table,
         Some("json") => "{{json .}}",
         Some(f) => f,
     };
     let format = docker_escapes(format);
     if let Some(t) = format.strip_prefix("table") {
         let template = Template::parse(t.trim())?;
-        let mut text = template.render(&header())?;
+        let mut text = template.render(header)?;
         text.push('\n');
         for row in rows {
             text.push_str(&template.render(row)?);

@@ -1,16 +1,13 @@
-//! `berth volume create|ls|inspect|rm|prune`, docker's output shapes.
-//!
-//! `--format`/`-f` templates: a small local subset of Go templates
-//! (`{{.Name}}`, `{{.Driver}}`, `{{.Mountpoint}}`, `{{.CreatedAt}}`,
-//! `{{.Scope}}`, `{{.Labels}}`, `{{json .}}`, `{{json .Labels}}`; `\t` and
-//! `\n` escapes; a `table ` prefix for aligned columns with headers), until
-//! the shared template engine is used here.
+//! `berth volume create|ls|inspect|rm|prune`, docker's output shapes;
+//! `--format`/`-f` take docker's Go templates (crate::template).
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::ps::format_table;
 use super::{for_each, out, CommandError, Ctx};
 use crate::cli::*;
+use crate::template::{self, docker_escapes};
 use crate::volume::{self, Volume, VolumeError};
 
 fn labels(args: &[String]) -> BTreeMap<String, String> {
@@ -38,27 +35,14 @@ pub fn ls(ctx: &Ctx, args: &VolumeLsArgs) -> Result<i32, CommandError> {
         let text: String = volumes.iter().map(|v| format!("{}\n", v.name)).collect();
         return out(&text).map(|()| 0);
     }
-    let format = args.format.as_deref().unwrap_or("table");
-    let text = match format {
-        "table" => table("{{.Driver}}\t{{.Name}}", &volumes, TemplateContext::List)?,
-        "json" => volumes
-            .iter()
-            .map(|v| format!("{}\n", list_json(v)))
-            .collect(),
-        f => match f.strip_prefix("table") {
-            Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
-                table(rest.trim(), &volumes, TemplateContext::List)?
-            }
-            _ => {
-                let mut s = String::new();
-                for v in &volumes {
-                    s.push_str(&render(&escapes(f), v, TemplateContext::List)?);
-                    s.push('\n');
-                }
-                s
-            }
-        },
-    };
+    let rows: Vec<Value> = volumes.iter().map(list_json).collect();
+    let text = format_table(
+        args.format.as_deref(),
+        &rows,
+        "table {{.Driver}}\t{{.Name}}",
+        &json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT",
+                "CreatedAt": "CREATED", "Scope": "SCOPE", "Labels": "LABELS"}),
+    )?;
     out(&text)?;
     Ok(0)
 }
@@ -79,7 +63,7 @@ pub fn inspect(ctx: &Ctx, args: &VolumeInspectArgs) -> Result<i32, CommandError>
         Some(f) => {
             let mut s = String::new();
             for v in &found {
-                s.push_str(&render(&escapes(f), v, TemplateContext::Inspect)?);
+                s.push_str(&template::render(&docker_escapes(f), &inspect_json(v))?);
                 s.push('\n');
             }
             s
@@ -218,128 +202,6 @@ fn labels_list(v: &Volume) -> String {
         .join(",")
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TemplateContext {
-    /// `volume ls`: Labels as `k=v,...`.
-    List,
-    /// `volume inspect`: the inspect object (Labels as Go prints a map).
-    Inspect,
-}
-
-/// `\t` and `\n` as docker's formatter replaces them.
-fn escapes(t: &str) -> String {
-    t.replace("\\t", "\t").replace("\\n", "\n")
-}
-
-fn header(field: &str) -> &'static str {
-    match field {
-        "Name" => "VOLUME NAME",
-        "Driver" => "DRIVER",
-        "Mountpoint" => "MOUNTPOINT",
-        "CreatedAt" => "CREATED",
-        "Scope" => "SCOPE",
-        "Labels" => "LABELS",
-        _ => "",
-    }
-}
-
-fn bad_template(action: &str) -> CommandError {
-    CommandError::Usage(format!(
-        "template: unsupported action {{{{{action}}}}}: berth's volume templates know \
-         .Name .Driver .Mountpoint .CreatedAt .Scope .Labels, json . and json .Labels"
-    ))
-}
-
-/// The template's actions in order: (literal text before it, the action).
-fn actions(t: &str) -> Result<(Vec<(String, String)>, String), CommandError> {
-    let mut parts = Vec::new();
-    let mut rest = t;
-    while let Some(start) = rest.find("{{") {
-        let end = rest[start..]
-            .find("}}")
-            .ok_or_else(|| CommandError::Usage(format!("template {t:?}: unclosed action")))?;
-        let action = rest[start + 2..start + end]
-            .trim()
-            .trim_start_matches('-')
-            .trim_end_matches('-')
-            .trim();
-        parts.push((rest[..start].to_string(), action.to_string()));
-        rest = &rest[start + end + 2..];
-    }
-    Ok((parts, rest.to_string()))
-}
-
-fn render(t: &str, v: &Volume, ctx: TemplateContext) -> Result<String, CommandError> {
-    let (parts, tail) = actions(t)?;
-    let mut s = String::new();
-    for (lit, action) in parts {
-        s.push_str(&lit);
-        let value = match action.as_str() {
-            ".Name" => v.name.clone(),
-            ".Driver" => v.driver.clone(),
-            ".Mountpoint" => v.mountpoint.display().to_string(),
-            ".CreatedAt" => v.created_at.clone(),
-            ".Scope" => "local".to_string(),
-            ".Labels" if ctx == TemplateContext::List => labels_list(v),
-            ".Labels" => {
-                let items: Vec<String> = v
-                    .labels
-                    .iter()
-                    .map(|(k, val)| format!("{k}:{val}"))
-                    .collect();
-                format!("map[{}]", items.join(" "))
-            }
-            "json ." if ctx == TemplateContext::List => list_json(v).to_string(),
-            "json ." => inspect_json(v).to_string(),
-            "json .Labels" => labels_json(v).to_string(),
-            a => return Err(bad_template(a)),
-        };
-        s.push_str(&value);
-    }
-    s.push_str(&tail);
-    Ok(s)
-}
-
-/// Header and rows, aligned as docker's tabwriter (min width 10, padding 3).
-fn table(t: &str, volumes: &[Volume], ctx: TemplateContext) -> Result<String, CommandError> {
-    let t = escapes(t);
-    let (parts, tail) = actions(&t)?;
-    let mut head = String::new();
-    for (lit, action) in &parts {
-        head.push_str(lit);
-        head.push_str(header(action.trim_start_matches('.')));
-    }
-    head.push_str(&tail);
-    let mut rows = vec![head];
-    for v in volumes {
-        rows.push(render(&t, v, ctx)?);
-    }
-    Ok(align(&rows))
-}
-
-fn align(rows: &[String]) -> String {
-    let cells: Vec<Vec<&str>> = rows.iter().map(|r| r.split('\t').collect()).collect();
-    let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; cols];
-    for row in &cells {
-        // The last cell of a row is not part of a column.
-        for (i, c) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
-            widths[i] = widths[i].max((c.chars().count() + 3).max(10));
-        }
-    }
-    let mut s = String::new();
-    for row in &cells {
-        for (i, c) in row.iter().enumerate() {
-            s.push_str(c);
-            if i + 1 < row.len() {
-                s.push_str(&" ".repeat(widths[i] - c.chars().count()));
-            }
-        }
-        s.push('\n');
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,17 +218,26 @@ mod tests {
         }
     }
 
+    fn ls(format: Option<&str>, vols: &[Volume]) -> String {
+        let rows: Vec<Value> = vols.iter().map(list_json).collect();
+        format_table(
+            format,
+            &rows,
+            "table {{.Driver}}\t{{.Name}}",
+            &json!({"Driver": "DRIVER", "Name": "VOLUME NAME", "Scope": "SCOPE"}),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn default_table_is_dockers() {
-        let t = table(
-            "{{.Driver}}\t{{.Name}}",
-            &[vol("data"), vol("other")],
-            TemplateContext::List,
-        )
-        .unwrap();
         assert_eq!(
-            t,
+            ls(None, &[vol("data"), vol("other")]),
             "DRIVER    VOLUME NAME\nlocal     data\nlocal     other\n"
+        );
+        assert_eq!(
+            ls(Some("table {{.Name}}\\t{{.Scope}}"), &[vol("data")]),
+            "VOLUME NAME   SCOPE\ndata          local\n"
         );
     }
 
@@ -374,29 +245,19 @@ mod tests {
     fn templates() {
         let v = vol("data");
         assert_eq!(
-            render("{{.Name}} {{ .Mountpoint }}", &v, TemplateContext::List).unwrap(),
-            "data /var/lib/berth/volumes/data/_data"
+            ls(
+                Some("{{.Name}} {{ .Mountpoint }}"),
+                std::slice::from_ref(&v)
+            ),
+            "data /var/lib/berth/volumes/data/_data\n"
         );
-        assert_eq!(
-            render("{{.Labels}}", &v, TemplateContext::List).unwrap(),
-            "a=1"
-        );
-        assert_eq!(
-            render("{{.Labels}}", &v, TemplateContext::Inspect).unwrap(),
-            "map[a:1]"
-        );
-        assert_eq!(
-            render("{{json .Labels}}", &v, TemplateContext::Inspect).unwrap(),
-            r#"{"a":"1"}"#
-        );
-        let j: Value =
-            serde_json::from_str(&render("{{json .}}", &v, TemplateContext::Inspect).unwrap())
-                .unwrap();
+        assert_eq!(ls(Some("{{.Labels}}"), std::slice::from_ref(&v)), "a=1\n");
+        let inspect = |f: &str| template::render(f, &inspect_json(&v)).unwrap();
+        assert_eq!(inspect("{{.Labels}}"), "map[a:1]");
+        assert_eq!(inspect("{{json .Labels}}"), r#"{"a":"1"}"#);
+        let j: Value = serde_json::from_str(&inspect("{{json .}}")).unwrap();
         assert_eq!(j["Scope"], "local");
-        assert!(render("{{.Nope}}", &v, TemplateContext::List).is_err());
-        assert!(render("{{.Name", &v, TemplateContext::List).is_err());
-        let t = table("{{.Name}}\\t{{.Scope}}", &[v], TemplateContext::List).unwrap();
-        assert_eq!(t, "VOLUME NAME   SCOPE\ndata          local\n");
+        assert!(template::render("{{.Name", &inspect_json(&v)).is_err());
     }
 
     #[test]

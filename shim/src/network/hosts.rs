@@ -261,12 +261,19 @@ pub fn write_initial(dirs: &Dirs, id: &str, init: &Initial<'_>) -> Result<(), Se
     write_in_place(&resolv_path(dirs, id), &resolv)
 }
 
-/// The hostname the container was given (its `hostname` file).
+/// The hostname the container was given (config.json's, as berth wrote it).
 pub fn read_hostname(dirs: &Dirs, id: &str) -> Option<String> {
-    std::fs::read_to_string(hostname_path(dirs, id))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    // From config.json, which berth wrote: never the container-writable
+    // /etc/hostname file, whose content the container controls.
+    let config = std::fs::read(dirs.bundle(id).join("config.json")).ok()?;
+    let spec: serde_json::Value = serde_json::from_slice(&config).ok()?;
+    let name = spec.get("hostname")?.as_str()?.to_string();
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then_some(name)
 }
 
 #[cfg(test)]
