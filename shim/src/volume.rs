@@ -194,18 +194,9 @@ pub fn read(dirs: &Dirs, name: &str) -> Result<Volume, VolumeError> {
 /// Every volume, by name.
 pub fn list(dirs: &Dirs) -> Result<Vec<Volume>, VolumeError> {
     let top = dirs.volumes();
-    let entries = match std::fs::read_dir(&top) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(VolumeError::io("read", &top)(e)),
-    };
+    let names = crate::dirs::entry_names(&top).map_err(VolumeError::io("read", &top))?;
     let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(VolumeError::io("read", &top))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str().filter(|n| valid_name(n)) else {
-            continue;
-        };
+    for name in names.iter().filter(|n| valid_name(n)) {
         match read(dirs, name) {
             Ok(v) => out.push(v),
             Err(VolumeError::NotFound(_)) => {} // being created or removed

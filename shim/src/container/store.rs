@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use nix::fcntl::{Flock, FlockArg};
 
 use super::Record;
-use crate::dirs::{write_atomic, Dirs};
+use crate::dirs::{entry_names, write_atomic, Dirs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -76,18 +76,9 @@ impl Containers {
     /// Every container, newest first.
     pub fn list(&self) -> Result<Vec<Record>, ContainerError> {
         let dir = self.dirs.containers();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(ContainerError::io("read", &dir)(e)),
-        };
+        let names = entry_names(&dir).map_err(ContainerError::io("read", &dir))?;
         let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(ContainerError::io("read", &dir))?;
-            let name = entry.file_name();
-            let Some(id) = name.to_str().filter(|n| is_id(n)) else {
-                continue;
-            };
+        for id in names.iter().filter(|n| is_id(n)) {
             match self.read(id) {
                 Ok(r) => out.push(r),
                 // Half-created (no record yet) or being removed: not a container.

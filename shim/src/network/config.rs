@@ -180,18 +180,9 @@ fn save(dirs: &Dirs, net: &Network) -> Result<(), NetworkError> {
 /// Every stored network, by name (the default one once it has been used).
 pub fn list(dirs: &Dirs) -> Result<Vec<Network>, NetworkError> {
     let dir = networks_dir(dirs);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(NetworkError::io("read", &dir)(e)),
-    };
+    let names = crate::dirs::entry_names(&dir).map_err(NetworkError::io("read", &dir))?;
     let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(NetworkError::io("read", &dir))?;
-        let fname = entry.file_name();
-        let Some(name) = fname.to_str().and_then(|n| n.strip_suffix(".json")) else {
-            continue;
-        };
+    for name in names.iter().filter_map(|n| n.strip_suffix(".json")) {
         if let Some(net) = read(dirs, name)? {
             out.push(net);
         }
