@@ -413,3 +413,39 @@ fn state_survives_a_killed_monitor_and_rm_cleans_up() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(env.dir.path().to_str().unwrap()));
 }
+
+#[test]
+fn an_oom_kill_is_recorded() {
+    let env = Env::new();
+    let out = env.run(&[
+        "run",
+        "--name",
+        "oom",
+        "--network",
+        "none",
+        "-m",
+        "10m",
+        "busybox",
+        "sh",
+        "-c",
+        "a=$(head -c 50000000 /dev/zero | tr '\\0' x); echo ${#a}",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.inspect("oom", "{{.State.OOMKilled}}"), "true");
+    let ok = env.run(&[
+        "run",
+        "--name",
+        "fine",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    assert!(ok.status.success());
+    assert_eq!(env.inspect("fine", "{{.State.OOMKilled}}"), "false");
+}
