@@ -210,23 +210,7 @@ start_containerd() {
         skip_ctr "containerd or ctr is not installed"
         return 0
     fi
-    mkdir -p "$C/root" "$C/state"
-    cat >"$C/config.toml" <<TOML
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/containerd.sock"
-[ttrpc]
-  address = "$C/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$C/opt"
-TOML
+    berth_containerd_config "$C"
     berth_log "starting a private containerd ($C)"
     containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &
     CONTAINERD_PID=$!

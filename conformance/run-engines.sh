@@ -309,23 +309,7 @@ fi
 # ---------------------------------------------------------------- containerd
 if want containerd; then
     C="$T/containerd"
-    mkdir -p "$C/root" "$C/state"
-    cat >"$C/config.toml" <<TOML
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/containerd.sock"
-[ttrpc]
-  address = "$C/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$C/opt"
-TOML
+    berth_containerd_config "$C"
     c_ctr() { ctr -a "$C/containerd.sock" -n "$NS" "$@"; }
     start_containerd() {
         containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &

@@ -146,3 +146,27 @@ berth_stop_containers() {
         fi
     done
 }
+
+# berth_containerd_config DIR : write DIR/config.toml for a private containerd
+# (its root, state, sockets and opt dir all under DIR; no CRI plugin), so
+# tests and benchmarks never touch the machine's containerd.
+berth_containerd_config() {
+    local c="${1:?berth_containerd_config: directory}"
+    mkdir -p "$c/root" "$c/state"
+    cat >"$c/config.toml" <<TOML
+version = 2
+root = "$c/root"
+state = "$c/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$c/containerd.sock"
+[ttrpc]
+  address = "$c/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$c/opt"
+TOML
+}
