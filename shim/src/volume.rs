@@ -135,6 +135,13 @@ pub fn ensure(
     }
     let top = dirs.volumes();
     std::fs::create_dir_all(&top).map_err(VolumeError::io("create", &top))?;
+    // Volumes keep what containers put there, setuid-root files included:
+    // no host user but root may reach them (docker's volumes dir is 0700 too).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o700))
+            .map_err(VolumeError::io("chmod", &top))?;
+    }
     let mut labels = labels;
     if anonymous {
         labels.entry(ANONYMOUS_LABEL.to_string()).or_default();
@@ -307,6 +314,11 @@ mod tests {
         let labels = BTreeMap::from([("k".to_string(), "v".to_string())]);
         let (v, created) = ensure(&d, "data", labels.clone(), false).unwrap();
         assert!(created);
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(d.volumes()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "volumes are root's alone");
+        }
         assert_eq!(v.name, "data");
         assert_eq!(v.driver, "local");
         assert_eq!(v.labels, labels);

@@ -4,7 +4,6 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use berth_runtime::rootfs::safepath::{mkdir_all_in_root, open_in_root, proc_fd_path};
@@ -15,7 +14,9 @@ use nix::sys::stat::{
     SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, Gid, Uid};
+
+use berth_image::layer::fsops::{is_dir, remove_all_at};
 
 use super::walk::{Entry, Meta, Sink};
 use super::CopyError;
@@ -185,49 +186,6 @@ fn split(path: &Path) -> Option<(&Path, &OsStr)> {
     Some((path.parent().unwrap_or(Path::new("")), path.file_name()?))
 }
 
-fn is_dir(st: &nix::sys::stat::FileStat) -> bool {
-    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
-}
-
-/// Remove `name` in `dir`, a directory with everything in it (never following a symlink).
-fn remove_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<(), Errno> {
-    let st = match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !is_dir(&st) {
-        return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
-    }
-    let sub = openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut names = Vec::new();
-    {
-        let reading = openat(
-            &sub,
-            ".",
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
-        let mut d = nix::dir::Dir::from_fd(reading)?;
-        for e in d.iter() {
-            let e = e?;
-            let n = OsStr::from_bytes(e.file_name().to_bytes());
-            if n != "." && n != ".." {
-                names.push(n.to_os_string());
-            }
-        }
-    }
-    for n in names {
-        remove_at(sub.as_fd(), &n)?;
-    }
-    unlinkat(dir, name, UnlinkatFlags::RemoveDir)
-}
-
 impl Sink for FsSink<'_> {
     fn entry(&mut self, path: &Path, meta: &Meta, entry: Entry<'_>) -> Result<(), CopyError> {
         let full = self.base.join(path);
@@ -243,7 +201,8 @@ impl Sink for FsSink<'_> {
         // What is there goes, unless a directory stays a directory.
         match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) if is_dir(&st) && matches!(entry, Entry::Dir) => {}
-            Ok(_) => remove_at(parent, name).map_err(self.sys("replace", &full))?,
+            // Never into a filesystem mounted below (EXDEV): a volume inside the container.
+            Ok(_) => remove_all_at(parent, name).map_err(self.sys("replace", &full))?,
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(self.sys("stat", &full)(e)),
         }

@@ -365,9 +365,7 @@ fn container_destination(root: &Root, dst: &str) -> Result<(Option<Kind>, PathBu
                 place: root.place().to_string(),
                 source,
             })?;
-            let dir = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
-                & nix::sys::stat::SFlag::S_IFMT
-                == nix::sys::stat::SFlag::S_IFDIR;
+            let dir = berth_image::layer::fsops::is_dir(&st);
             let kind = if dir { Kind::Dir } else { Kind::NonDir };
             let real = root
                 .path_of(std::os::fd::AsFd::as_fd(&fd))

@@ -8,13 +8,14 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use berth_runtime::rootfs::safepath::proc_fd_path;
 use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
+
+use berth_image::layer::fsops::{kind, list_dir};
 
 use super::fs::Root;
 use super::{base_name, contents_of, parent_of, trailing_slash, CopyError, Kind};
@@ -74,10 +75,6 @@ pub struct Source {
     place: String,
 }
 
-fn kind_of(st: &FileStat) -> SFlag {
-    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
-}
-
 impl Source {
     /// Open `path` in `root`; its last symlink is followed with `follow`
     /// (`-L`) or when the path names a directory (`dir/`, `dir/.`).
@@ -130,7 +127,7 @@ impl Source {
     }
 
     pub fn kind(&self) -> Kind {
-        if kind_of(&self.stat) == SFlag::S_IFDIR {
+        if kind(&self.stat) == SFlag::S_IFDIR {
             Kind::Dir
         } else {
             Kind::NonDir
@@ -184,7 +181,7 @@ impl Walker<'_> {
         sink: &mut dyn Sink,
     ) -> Result<(), CopyError> {
         let meta = Meta::of(st);
-        let kind = kind_of(st);
+        let kind = kind(st);
         if kind == SFlag::S_IFDIR {
             sink.entry(rel, &meta, Entry::Dir)?;
             // A running container's /proc, /sys and the like: the mount
@@ -237,23 +234,7 @@ impl Walker<'_> {
         rel: &Path,
         sink: &mut dyn Sink,
     ) -> Result<(), CopyError> {
-        let reading = openat(
-            dir,
-            ".",
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(self.sys("open", rel))?;
-        let mut names: Vec<OsString> = Vec::new();
-        let mut d = nix::dir::Dir::from_fd(reading).map_err(self.sys("read", rel))?;
-        for e in d.iter() {
-            let e = e.map_err(self.sys("read", rel))?;
-            let name = OsStr::from_bytes(e.file_name().to_bytes());
-            if name != "." && name != ".." {
-                names.push(name.to_os_string());
-            }
-        }
-        drop(d);
+        let mut names = list_dir(dir).map_err(self.sys("read", rel))?;
         names.sort();
         for name in names {
             let child_rel = rel.join(&name);
