@@ -449,3 +449,51 @@ fn an_oom_kill_is_recorded() {
     assert!(ok.status.success());
     assert_eq!(env.inspect("fine", "{{.State.OOMKilled}}"), "false");
 }
+
+#[test]
+fn attach_clients_hanging_up_during_output_leave_the_monitor_serving() {
+    let env = Env::new();
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "chatty",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do echo line; done",
+    ]);
+    let id = id.trim();
+    let shim_pid: i32 = std::fs::read_to_string(env.run_root().join(id).join("shim.pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for _ in 0..3 {
+        let mut clients: Vec<_> = (0..2)
+            .map(|_| {
+                env.berth()
+                    .args(["attach", "--no-stdin", "chatty"])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        // The first goes while output flows; the second stays a moment longer.
+        clients[0].kill().unwrap();
+        clients[0].wait().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        clients[1].kill().unwrap();
+        clients[1].wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            pid_alive(shim_pid),
+            "the monitor died when a client hung up"
+        );
+    }
+    env.ok(&["stop", "-t", "1", "chatty"]);
+    let exit = read_json(&env.root().join("containers").join(id).join("exit.json"));
+    assert_eq!(exit["exit_code"], 137);
+}

@@ -37,6 +37,9 @@ struct Client {
     stdin_once: bool,
     /// Still reading its input.
     reading: bool,
+    /// Hung up or failed; dropped at the end of the loop's round (indices
+    /// into `clients` stay valid within a round).
+    gone: bool,
 }
 
 /// The attach listener, its clients and the ctl fifo.
@@ -73,14 +76,23 @@ impl Server {
                 fd,
                 stdin_once,
                 reading: true,
+                gone: false,
             });
         }
     }
 
-    /// Send a packet to every client; drop the ones that are gone.
+    /// Send a packet to every client; mark the ones that are gone.
     fn broadcast(&mut self, packet: &[u8]) {
-        self.clients
-            .retain(|c| send(c.fd.as_raw_fd(), packet, MsgFlags::MSG_NOSIGNAL).is_ok());
+        for c in self.clients.iter_mut().filter(|c| !c.gone) {
+            if send(c.fd.as_raw_fd(), packet, MsgFlags::MSG_NOSIGNAL).is_err() {
+                c.gone = true;
+            }
+        }
+    }
+
+    /// Forget the clients marked gone.
+    fn sweep(&mut self) {
+        self.clients.retain(|c| !c.gone);
     }
 
     /// Tell every client the exit code and let them go.
@@ -159,7 +171,6 @@ pub fn serve(
             .filter_map(|(f, s)| f.revents().filter(|r| !r.is_empty()).map(|r| (s, r)))
             .collect();
         drop(fds);
-        let mut gone: Vec<usize> = Vec::new();
         for (slot, rev) in ready {
             match slot {
                 Slot::Signal => {
@@ -176,33 +187,33 @@ pub fn serve(
                         Stream::Stdout => &mut stdio.stdout,
                         Stream::Stderr => &mut stdio.stderr,
                     };
-                    if !pump(fd, stream, &mut buf, log, server)? {
+                    if !pump(fd, stream, &mut buf, log, server) {
                         *fd = None;
-                        log.close_stream(stream)?;
+                        let _ = log.close_stream(stream);
                     }
                 }
                 Slot::Client(i) => {
+                    let client = &mut server.clients[i];
+                    if client.gone {
+                        continue;
+                    }
                     if rev.contains(PollFlags::POLLIN) {
-                        if !client_input(&mut server.clients[i], stdio, &mut buf) {
-                            gone.push(i);
+                        if !client_input(client, stdio, &mut buf) {
+                            client.gone = true;
                         }
                     } else if rev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
-                        gone.push(i);
+                        client.gone = true;
                     }
                 }
             }
         }
-        gone.sort_unstable();
-        gone.dedup();
-        for i in gone.into_iter().rev() {
-            server.clients.remove(i);
-        }
+        server.sweep();
     }
     // The init is gone; whoever still holds the pipes lost its chance.
     stdio.stdout = None;
     stdio.stderr = None;
-    log.close_stream(Stream::Stdout)?;
-    log.close_stream(Stream::Stderr)?;
+    let _ = log.close_stream(Stream::Stdout);
+    let _ = log.close_stream(Stream::Stderr);
     Ok(status.unwrap_or(WaitStatus::Exited(pid, 255)))
 }
 
@@ -239,17 +250,19 @@ fn pump(
     buf: &mut [u8],
     log: &mut LogWriter,
     server: &mut Server,
-) -> Result<bool, MonitorError> {
-    let Some(fd) = fd else { return Ok(false) };
+) -> bool {
+    let Some(fd) = fd else { return false };
     let (tag, data) = buf.split_at_mut(1);
     let n = match nix::unistd::read(fd, data) {
-        Ok(0) => return Ok(false),
+        Ok(0) => return false,
         Ok(n) => n,
-        Err(Errno::EINTR | Errno::EAGAIN) => return Ok(true),
+        Err(Errno::EINTR | Errno::EAGAIN) => return true,
         // EIO: every terminal slave closed.
-        Err(_) => return Ok(false),
+        Err(_) => return false,
     };
-    log.write(stream, &data[..n])?;
+    // A log that cannot be written (disk full) loses this piece; the
+    // container and its attached clients carry on.
+    let _ = log.write(stream, &data[..n]);
     if !server.clients.is_empty() {
         tag[0] = match stream {
             Stream::Stdout => STDOUT,
@@ -266,7 +279,7 @@ fn pump(
         // and 84 MB/s with it; conmon reads 8 KiB at a time, 73 MB/s).
         std::thread::sleep(COALESCE_NAP);
     }
-    Ok(true)
+    true
 }
 
 /// Reads shorter than this are followed by a nap of [`COALESCE_NAP`].
