@@ -20,12 +20,7 @@ fn main() {
                 let text = e.to_string();
                 eprint!("berth: {}", text.strip_prefix("error: ").unwrap_or(&text));
                 // docker: a bad run/create command line is 125 like any run failure.
-                let sub = std::env::args().nth(1).unwrap_or_default();
-                std::process::exit(if matches!(sub.as_str(), "run" | "create") {
-                    125
-                } else {
-                    2
-                });
+                std::process::exit(if run_like_args() { 125 } else { 2 });
             }
         },
     };
@@ -34,6 +29,18 @@ fn main() {
         Ok(code) => code,
         Err(e) => report(&e, run_like),
     });
+}
+
+/// Whether the command line names `run` or `create`: its first word that
+/// is a subcommand (global flags and their values may come first).
+fn run_like_args() -> bool {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+    std::env::args()
+        .skip(1)
+        .find(|a| names.contains(&a.as_str()))
+        .is_some_and(|a| a == "run" || a == "create")
 }
 
 fn report(e: &CommandError, run_like: bool) -> i32 {

@@ -51,7 +51,7 @@ fn check_startable(ctx: &Ctx, record: &Record) -> Result<(), CommandError> {
 /// cannot start it.
 pub fn start_container(ctx: &Ctx, record: &Record, attach: bool) -> Result<i32, CommandError> {
     let shim = shim_path(ctx.global.shim.as_deref());
-    if setup::wants_netns(&ctx.dirs, record) {
+    if setup::wants_netns(record) {
         setup::setup(&ctx.dirs, record)?;
     }
     let launched = launch(&ctx.dirs, record, &shim, attach);

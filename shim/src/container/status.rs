@@ -86,8 +86,14 @@ pub fn snapshot(dirs: &Dirs, runtime: &Runtime, record: &Record) -> Snapshot {
     let Some(monitor) = monitor else {
         return snap; // never started
     };
-    match runtime.state(id) {
-        Ok(s) => match s.status.as_str() {
+    // No state directory: nothing to ask the runtime (no process spawned).
+    let state = if runtime.has_state(id) {
+        runtime.state(id).ok()
+    } else {
+        None
+    };
+    match state {
+        Some(s) => match s.status.as_str() {
             "running" | "created" | "creating" => {
                 snap.status = Status::Running;
                 snap.pid = s.pid;
@@ -99,13 +105,13 @@ pub fn snapshot(dirs: &Dirs, runtime: &Runtime, record: &Record) -> Snapshot {
             _ if shim_pid.is_some() && monitor.restarting => snap.status = Status::Restarting,
             _ => snap.status = Status::Exited,
         },
-        Err(_) if shim_pid.is_some() && monitor.restarting => snap.status = Status::Restarting,
-        Err(_) if shim_pid.is_some() && snap.exit.is_none() => {
+        None if shim_pid.is_some() && monitor.restarting => snap.status = Status::Restarting,
+        None if shim_pid.is_some() && snap.exit.is_none() => {
             // The monitor is between create and start, or cleaning up.
             snap.status = Status::Running;
             snap.pid = monitor.pid;
         }
-        Err(_) => snap.status = Status::Exited,
+        None => snap.status = Status::Exited,
     }
     snap
 }

@@ -164,8 +164,6 @@ struct Monitor {
     log: LogWriter,
     /// The last exit code, for the clients.
     last_code: i32,
-    /// Removed by --rm.
-    removed: bool,
 }
 
 impl Monitor {
@@ -205,7 +203,6 @@ impl Monitor {
             sigfd,
             log,
             last_code: 0,
-            removed: false,
         })
     }
 
@@ -453,12 +450,13 @@ impl Monitor {
     /// --rm cleanup, the exit code to attached clients, our run files away.
     fn finish(&mut self) {
         let id = self.id().to_string();
-        // On failure network.json stays, and rm tries again (and says why).
-        let _ = crate::network::setup::teardown(&self.dirs, &self.record);
-        if self.record.run.rm && !self.removed {
+        if self.record.run.rm {
+            // remove() detaches the networks too.
             let runtime = Runtime::new(&self.record.runtime, self.dirs.runtime_root());
             let _ = crate::container::remove::remove(&self.dirs, &runtime, &self.record, true);
-            self.removed = true;
+        } else if crate::network::setup::wants_netns(&self.record) {
+            // On failure network.json stays, and rm tries again (and says why).
+            let _ = crate::network::setup::teardown(&self.dirs, &self.record);
         }
         if let Some(mut server) = self.server.take() {
             server.finish(self.last_code);

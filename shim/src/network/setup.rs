@@ -277,28 +277,12 @@ pub fn validate(run: &RunArgs) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Whether starting `record`'s container needs [`setup`]: it joins
-/// networks, or its config.json names its namespace (every network was
-/// disconnected: a namespace with only `lo`).
-pub fn wants_netns(dirs: &Dirs, record: &Record) -> bool {
-    if !record.networks.is_empty() {
-        return true;
-    }
-    if !matches!(Mode::of(&record.run), Mode::Network(_)) {
-        return false;
-    }
-    let config = dirs.bundle(&record.id).join("config.json");
-    let own = netns_path(dirs, &record.id);
-    std::fs::read(&config)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|spec| {
-            spec["linux"]["namespaces"].as_array().map(|list| {
-                list.iter()
-                    .any(|n| n["type"] == "network" && n["path"].as_str() == own.to_str())
-            })
-        })
-        .unwrap_or(false)
+/// Whether `record`'s container has berth's network namespace: it joins
+/// networks (or joined them: after disconnecting every network it keeps a
+/// namespace with only `lo`).
+pub fn wants_netns(record: &Record) -> bool {
+    // spec::build names berth's namespace file for exactly these containers.
+    !record.networks.is_empty() || matches!(Mode::of(&record.run), Mode::Network(_))
 }
 
 /// The ports to publish: `-p`, then `-P`'s exposed ports not published
