@@ -451,6 +451,9 @@ fn cp_with_tars_on_stdin_and_stdout() {
     let mut h = tar::Header::new_gnu();
     h.set_mode(0o644);
     h.set_size(6);
+    // An owner in the tar that cp without -a must not keep.
+    h.set_uid(1234);
+    h.set_gid(5678);
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, "dir/hello.txt", &b"hello\n"[..])
         .unwrap();
@@ -602,20 +605,8 @@ fn cp_with_a_stopped_container() {
         "echo made > /made.txt; ln -s / /evil",
     ]);
     assert!(id.is_empty(), "run in the foreground prints nothing: {id}");
-    let id = text(&env.run(&["inspect", "-f", "{{.Id}}", "stopped"]).stdout)
-        .trim()
-        .to_string();
-    let id = if id.len() == 64 {
-        id
-    } else {
-        // No inspect in this branch yet: the only container.
-        std::fs::read_dir(env.root().join("containers"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .find(|n| n.len() == 64)
-            .unwrap()
-    };
+    let id = env.inspect("stopped", "{{.Id}}");
+    assert_eq!(id.len(), 64, "{id}");
     let host = env.dir.path().join("out.txt");
     env.ok(&["cp", "stopped:/made.txt", host.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(&host).unwrap(), "made\n");

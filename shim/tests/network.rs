@@ -55,21 +55,6 @@ fn answers(addr: &str, text: &str) -> bool {
 }
 
 /// The host's first global IPv4 address.
-fn host_address() -> Option<String> {
-    let out = Command::new("ip")
-        .args(["-o", "-4", "addr", "show", "scope", "global"])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.contains(" berth"))
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            w.find(|x| *x == "inet")?;
-            w.next()?.split('/').next().map(str::to_string)
-        })
-}
-
 fn run_d(env: &Env, args: &[&str]) -> String {
     let mut all = vec!["run", "-d"];
     all.extend_from_slice(args);
@@ -80,12 +65,19 @@ fn sh(env: &Env, name: &str, script: &str) -> String {
     env.ok(&["exec", name, "sh", "-c", script])
 }
 
+/// A host tool's output; the tool must exist and succeed (an empty answer
+/// from a missing `nft` would hide leftovers).
 fn output(cmd: &str, args: &[&str]) -> String {
-    Command::new(cmd)
+    let o = Command::new(cmd)
         .args(args)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// What the host still has of container `id` on bridge `bridge`: veths on
@@ -175,7 +167,7 @@ fn published_port_answers_on_loopback_and_the_hosts_address() {
     );
     let local = format!("127.0.0.1:{port}");
     assert!(answers(&local, "hello-berth"), "no answer on {local}");
-    if let Some(host) = host_address() {
+    if let Some(host) = common::host_address("published port on the host's address") {
         let addr = format!("{host}:{port}");
         assert!(answers(&addr, "hello-berth"), "no answer on {addr}");
         // From another container, through the host's address and the published port.

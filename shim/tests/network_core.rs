@@ -183,15 +183,6 @@ fn http_get(addr: &str) -> Option<String> {
 }
 
 /// The host's first global IPv4 address.
-fn host_address() -> Option<String> {
-    let (_, out) = sh("ip", &["-o", "-4", "addr", "show", "scope", "global"]);
-    out.lines().find_map(|l| {
-        let mut w = l.split_whitespace();
-        w.find(|x| *x == "inet")?;
-        Some(w.next()?.split('/').next()?.to_string())
-    })
-}
-
 #[test]
 fn netns_lifecycle() {
     let t = TestNet::new();
@@ -310,7 +301,7 @@ fn add_check_del() {
         body.contains("hello from the netns"),
         "{local_only}: {body:?}"
     );
-    if let Some(host) = host_address() {
+    if let Some(host) = common::host_address("portmap on the host's address") {
         let addr = format!("{host}:{host_port}");
         let body = http_get(&addr).unwrap_or_default();
         assert!(body.contains("hello from the netns"), "{addr}: {body:?}");

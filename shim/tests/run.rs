@@ -351,7 +351,7 @@ fn runc() -> Option<PathBuf> {
 #[test]
 fn the_workflow_runs_with_runc_too() {
     let Some(runc) = runc() else {
-        eprintln!("SKIP the_workflow_runs_with_runc_too: runc is not installed");
+        common::skip_for_tool("the_workflow_runs_with_runc_too", "runc is not installed");
         return;
     };
     let env = Env::with_runtime(runc);

@@ -4,7 +4,6 @@
 //! and --init.
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -389,10 +388,11 @@ fn network_of_another_container() {
 #[test]
 fn init_is_pid_one() {
     let env = Env::new();
-    if !Path::new("/usr/bin/catatonit").exists()
-        && !Path::new("/usr/libexec/podman/catatonit").exists()
-    {
-        eprintln!("catatonit is not installed: skipping");
+    if berth::spec::mounts::find_init(berth::spec::mounts::INIT_CANDIDATES).is_err() {
+        common::skip_for_tool(
+            "init_is_pid_one",
+            "no init binary installed (apt-get install catatonit)",
+        );
         return;
     }
     let out = sh_ok(

@@ -338,3 +338,34 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// The host's first global IPv4 address (not one of berth's test bridges),
+/// or None with a visible SKIP line for the checks that need one.
+pub fn host_address(what: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "scope", "global"])
+        .output()
+        .expect("ip (iproute2) runs");
+    let found = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.contains(" berth"))
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            w.find(|x| *x == "inet")?;
+            w.next()?.split('/').next().map(str::to_string)
+        });
+    if found.is_none() {
+        eprintln!("SKIP {what}: this host has no global IPv4 address");
+    }
+    found
+}
+
+/// Skip a test for want of a host tool, saying so; with
+/// `BERTH_TEST_REQUIRE_TOOLS=1` (scripts/test.sh, which installs them all)
+/// a missing tool fails the test instead of passing it quietly.
+pub fn skip_for_tool(test: &str, why: &str) {
+    if std::env::var_os("BERTH_TEST_REQUIRE_TOOLS").is_some_and(|v| v == "1") {
+        panic!("{test}: {why} (BERTH_TEST_REQUIRE_TOOLS=1)");
+    }
+    eprintln!("SKIP {test}: {why}");
+}

@@ -19,7 +19,10 @@ impl Registry {
             .output()
             .is_err()
         {
-            eprintln!("SKIP: docker-registry is not installed (apt-get install docker-registry)");
+            super::skip_for_tool(
+                "registry tests",
+                "docker-registry is not installed (apt-get install docker-registry)",
+            );
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
