@@ -61,12 +61,7 @@ PODMAN=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" --tmpdir 
 cleanup() {
     set +e
     "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
-    local d
-    for d in /sys/fs/cgroup/"${CGROUP_PARENT#/}" /sys/fs/cgroup/*/"${CGROUP_PARENT#/}"; do
-        [ -d "$d" ] || continue
-        find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
-        rmdir "$d" 2>/dev/null
-    done
+    berth_rm_cgroup_parent "$CGROUP_PARENT"
     berth_rm_tmpdir "${WORK:?}"
 }
 trap cleanup EXIT

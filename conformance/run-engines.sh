@@ -79,14 +79,6 @@ kill_pid() { # kill_pid PID : TERM, wait up to 5s, then KILL.
     wait "$pid" 2>/dev/null || true
 }
 
-remove_cgroups() { # remove_cgroups NAME : rmdir /sys/fs/cgroup/*/NAME (and below), deepest first.
-    local name="${1:?}" c
-    for c in /sys/fs/cgroup/*/ /sys/fs/cgroup/unified/; do
-        [ -d "$c${name#/}" ] || continue
-        find "$c${name#/}" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
-}
-
 cleanup() {
     set +e
     if [ -n "${PODMAN_READY:-}" ]; then
@@ -105,8 +97,8 @@ cleanup() {
         kill_pid "$CONTAINERD_PID"
     fi
     kill_pid "$REGISTRY_PID"
-    remove_cgroups "$CG_PARENT"
-    remove_cgroups "$NS"
+    berth_rm_cgroup_parent "$CG_PARENT"
+    berth_rm_cgroup_parent "$NS"
     berth_rm_tmpdir "${T:?}"
 }
 trap cleanup EXIT

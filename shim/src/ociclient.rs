@@ -1,7 +1,6 @@
 //! A typed argv client for runc-compatible runtimes (berth-runtime, runc,
 //! crun): the commands and flags engines use, the JSON they print, and the
 //! runtime's own error message when one fails.
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -300,17 +299,6 @@ fn last_json_error(text: &[u8]) -> Option<String> {
         .filter_map(|l| serde_json::from_str::<Line>(l).ok())
         .find(|l| l.level == "error")
         .map(|l| l.msg)
-}
-
-/// Resolve a runtime name on $PATH (a path with `/` is taken as it is).
-pub fn resolve(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

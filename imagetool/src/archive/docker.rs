@@ -294,13 +294,6 @@ pub struct DockerArchiveSource {
     layers: Vec<LayerSource>,
 }
 
-impl DockerArchiveSource {
-    /// The image ID.
-    pub fn config_digest(&self) -> &Digest {
-        &self.config_digest
-    }
-}
-
 impl ImageSource for DockerArchiveSource {
     fn describe(&self) -> String {
         self.describe.clone()

@@ -126,10 +126,6 @@ pub struct OciArchiveSource {
 }
 
 impl OciArchiveSource {
-    pub fn top(&self) -> &Descriptor {
-        &self.top
-    }
-
     fn read_manifest(
         &self,
         d: &Digest,

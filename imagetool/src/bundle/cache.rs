@@ -91,10 +91,6 @@ impl LayerCache {
         Ok(LayerCache { dir })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn path(&self, key: &str) -> PathBuf {
         self.dir.join(key)
     }

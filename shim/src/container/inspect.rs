@@ -189,34 +189,20 @@ pub struct EndpointSettings {
     pub dns_names: Option<Vec<String>>,
 }
 
-/// `--restart` as docker's RestartPolicy: (name, maximum retry count).
+/// `--restart` as docker's RestartPolicy: (name, maximum retry count)
+/// (validated at create; the record's value parses).
 pub fn restart_policy(spec: &str) -> (String, u32) {
-    match spec.split_once(':') {
-        Some((name, n)) => (name.to_string(), n.parse().unwrap_or(0)),
-        None if spec.is_empty() => ("no".into(), 0),
-        None => (spec.to_string(), 0),
-    }
+    let (name, n) = crate::monitor::policy::RestartPolicy::parse(spec)
+        .map(|p| p.name())
+        .unwrap_or(("no", 0));
+    (name.to_string(), n)
 }
 
-/// docker's RAMInBytes: `512m`, `1g`, `1.5G`, `100000` (binary units).
-pub fn ram_in_bytes(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let lower = s.to_ascii_lowercase();
-    let num_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(num_end);
-    let value: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => return None,
-    };
-    Some((value * mult) as i64)
+/// The `--memory` limit in bytes as the spec applied it (0: none).
+fn memory_bytes(memory: Option<&str>) -> i64 {
+    memory
+        .and_then(|m| berth_runtime::units::ram_in_bytes(m).ok())
+        .unwrap_or(0)
 }
 
 fn none_if_empty<T: Clone>(v: &[T]) -> Option<Vec<T>> {
@@ -396,7 +382,7 @@ pub fn build(dirs: &Dirs, record: &Record, snap: &Snapshot) -> Inspect {
         readonly_rootfs: run.read_only,
         security_opt: none_if_empty(&run.security_opt),
         cgroup_parent: record.cgroup_path.clone(),
-        memory: run.memory.as_deref().and_then(ram_in_bytes).unwrap_or(0),
+        memory: memory_bytes(run.memory.as_deref()),
         nano_cpus: run.cpus.map_or(0, |c| (c * 1e9).round() as i64),
         pids_limit: run.pids_limit,
         init: run.init.then_some(true),
@@ -724,11 +710,10 @@ mod tests {
 
     #[test]
     fn units_and_policies() {
-        assert_eq!(ram_in_bytes("100000"), Some(100_000));
-        assert_eq!(ram_in_bytes("4k"), Some(4096));
-        assert_eq!(ram_in_bytes("1.5G"), Some(1_610_612_736));
-        assert_eq!(ram_in_bytes("64mb"), Some(64 << 20));
-        assert_eq!(ram_in_bytes("lots"), None);
+        assert_eq!(memory_bytes(Some("100000")), 100_000);
+        assert_eq!(memory_bytes(Some("4k")), 4096);
+        assert_eq!(memory_bytes(Some("64mb")), 64 << 20);
+        assert_eq!(memory_bytes(None), 0);
         assert_eq!(restart_policy("no"), ("no".into(), 0));
         assert_eq!(restart_policy("always"), ("always".into(), 0));
         assert_eq!(restart_policy("on-failure:5"), ("on-failure".into(), 5));

@@ -277,7 +277,7 @@ fn short_id(id: &str, no_trunc: bool) -> String {
     if no_trunc {
         id.to_string()
     } else {
-        id.chars().take(12).collect()
+        crate::container::display::short_id(id).to_string()
     }
 }
 

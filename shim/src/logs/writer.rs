@@ -36,10 +36,6 @@ impl LogWriter {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Log `data` read from `stream`: a record per line, `F` for lines
     /// that end here, `P` for a trailing piece without its newline yet.
     pub fn write(&mut self, stream: Stream, data: &[u8]) -> Result<(), LogError> {

@@ -373,17 +373,8 @@ pub fn uses(dirs: &Dirs, record: &Record, net: &Network) -> bool {
     if primary.is_some_and(|k| net.matches(k)) {
         return true;
     }
-    // `networks` is the record's list of networks (when it has one).
-    if let Ok(v) = serde_json::to_value(record) {
-        if let Some(list) = v.get("networks").and_then(|n| n.as_array()) {
-            if list
-                .iter()
-                .filter_map(|n| n.as_str())
-                .any(|k| net.matches(k))
-            {
-                return true;
-            }
-        }
+    if record.networks.iter().any(|k| net.matches(k)) {
+        return true;
     }
     super::connect::attachments(dirs, &record.id)
         .iter()

@@ -32,11 +32,6 @@ impl PortMapping {
         })
     }
 
-    /// docker's key for the container side: `80/tcp`.
-    pub fn container_key(&self) -> String {
-        format!("{}/{}", self.container_port, self.protocol)
-    }
-
     /// The host address as docker shows it (`0.0.0.0` for all).
     pub fn host_ip_shown(&self) -> &str {
         if self.host_ip.is_empty() {

@@ -508,7 +508,7 @@ fn refresh_locked(dirs: &Dirs) -> Result<(), SetupError> {
     let all = attached(dirs)?;
     let mut first = None;
     for (r, s) in &all {
-        let text = hosts::render_hosts(&entries(dirs, r, s, &all));
+        let text = hosts::render_hosts(&entries(r, s, &all));
         let path = hosts::hosts_path(dirs, &r.id);
         if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
             continue;
@@ -521,18 +521,15 @@ fn refresh_locked(dirs: &Dirs) -> Result<(), SetupError> {
 }
 
 fn short_id(id: &str) -> String {
-    id.chars().take(12).collect()
+    crate::container::display::short_id(id).to_string()
 }
 
 /// The hosts entries of attached container `r`: `--add-host`, its own
 /// addresses, its links, its peers on user-defined networks.
-pub fn entries(
-    dirs: &Dirs,
-    r: &Record,
-    s: &NetworkState,
-    all: &[(Record, NetworkState)],
-) -> Vec<HostEntry> {
-    let hostname = hosts::read_hostname(dirs, &r.id).unwrap_or_else(|| short_id(&r.id));
+pub fn entries(r: &Record, s: &NetworkState, all: &[(Record, NetworkState)]) -> Vec<HostEntry> {
+    // An attached container has its own UTS namespace: spec::build gave it
+    // --hostname or its short id (the record says which; no file is read).
+    let hostname = r.run.hostname.clone().unwrap_or_else(|| short_id(&r.id));
     let gateway = s.attachments.first().map(|a| a.gateway.clone());
     let mut out = Vec::new();
     for v in &r.run.add_host {
@@ -687,8 +684,6 @@ mod tests {
 
     #[test]
     fn hosts_entries_of_members_links_and_add_hosts() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dirs = Dirs::new(tmp.path().join("root"), tmp.path().join("run"), None);
         let web = record(
             'a',
             "web",
@@ -714,7 +709,7 @@ mod tests {
             (client.clone(), state(vec![att("front", "10.1.0.3")])),
             (other.clone(), state(vec![att("bridge", "10.88.0.2")])),
         ];
-        let text = hosts::render_hosts(&entries(&dirs, &client, &all[1].1, &all));
+        let text = hosts::render_hosts(&entries(&client, &all[1].1, &all));
         let tail: Vec<&str> = text.lines().skip(6).collect();
         assert_eq!(
             tail,
@@ -726,7 +721,7 @@ mod tests {
                 "10.1.0.2\tweb www aaaaaaaaaaaa",
             ]
         );
-        let text = hosts::render_hosts(&entries(&dirs, &other, &all[2].1, &all));
+        let text = hosts::render_hosts(&entries(&other, &all[2].1, &all));
         assert!(
             text.ends_with("ff02::2\tip6-allrouters\n10.88.0.2\tcccccccccccc other\n"),
             "{text}"

@@ -61,10 +61,6 @@ pub enum Entry<'a> {
 /// Where a copied tree goes. Paths are relative, made of plain names only.
 pub trait Sink {
     fn entry(&mut self, path: &Path, meta: &Meta, entry: Entry<'_>) -> Result<(), CopyError>;
-    /// After a directory's children.
-    fn dir_done(&mut self, _path: &Path, _meta: &Meta) -> Result<(), CopyError> {
-        Ok(())
-    }
 }
 
 /// The top of a copy's source: an O_PATH fd (the symlink itself unless followed).
@@ -189,7 +185,7 @@ impl Walker<'_> {
             if parent_dev.is_none_or(|d| d == st.st_dev) || !pseudo_fs(fd) {
                 self.children(fd, st.st_dev, rel, sink)?;
             }
-            return sink.dir_done(rel, &meta);
+            return Ok(());
         }
         if kind == SFlag::S_IFREG {
             // Reopen that very inode for reading.
