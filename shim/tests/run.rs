@@ -497,3 +497,34 @@ fn attach_clients_hanging_up_during_output_leave_the_monitor_serving() {
     let exit = read_json(&env.root().join("containers").join(id).join("exit.json"));
     assert_eq!(exit["exit_code"], 137);
 }
+
+#[test]
+fn a_second_monitor_for_a_container_refuses_to_run() {
+    let env = Env::new();
+    let id = env.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "one",
+        "busybox",
+        "true",
+    ]);
+    let lock_path = env
+        .root()
+        .join("containers")
+        .join(id.trim())
+        .join("monitor.lock");
+    let f = std::fs::File::create(&lock_path).unwrap();
+    // Another monitor's lock, as held for that monitor's life.
+    let held = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let err = env.fails(&["start", "-a", "one"]);
+    assert!(err.contains("running already"), "{err}");
+    drop(held);
+    let out = env.run(&["start", "-a", "one"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -95,6 +95,14 @@ impl Server {
         self.clients.retain(|c| !c.gone);
     }
 
+    /// Tell every client something on its stderr stream.
+    pub fn notice(&mut self, text: &str) {
+        let mut packet = Vec::with_capacity(text.len() + 1);
+        packet.push(STDERR);
+        packet.extend_from_slice(text.as_bytes());
+        self.broadcast(&packet);
+    }
+
     /// Tell every client the exit code and let them go.
     pub fn finish(&mut self, code: i32) {
         self.broadcast(&exit_packet(code));

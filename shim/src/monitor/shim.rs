@@ -164,12 +164,17 @@ struct Monitor {
     log: LogWriter,
     /// The last exit code, for the clients.
     last_code: i32,
+    /// Why the container could not (re)start, for clients attached already.
+    failure: Option<String>,
+    /// One monitor per container: held for the monitor's life.
+    _lock: nix::fcntl::Flock<File>,
 }
 
 impl Monitor {
     fn new(dirs: Dirs, id: &str) -> Result<Monitor, MonitorError> {
         let record = Containers::new(dirs.clone()).read(id)?;
         let policy = RestartPolicy::parse(&record.run.restart).map_err(MonitorError::Policy)?;
+        let lock = monitor_lock(&dirs, &record)?;
         let run_dir = dirs.run_dir(id);
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -203,6 +208,8 @@ impl Monitor {
             sigfd,
             log,
             last_code: 0,
+            failure: None,
+            _lock: lock,
         })
     }
 
@@ -437,6 +444,7 @@ impl Monitor {
     /// The container could not (re)start: say why in exit.json.
     fn record_failure(&mut self, message: &str, code: i32) {
         self.last_code = code;
+        self.failure = Some(message.to_string());
         let _ = self.write_exit(&ExitRecord {
             exit_code: code,
             signal: None,
@@ -459,10 +467,42 @@ impl Monitor {
             let _ = crate::network::setup::teardown(&self.dirs, &self.record);
         }
         if let Some(mut server) = self.server.take() {
+            if let Some(message) = &self.failure {
+                // The sync pipe may be spent (a held start): tell the clients.
+                server.notice(&format!(
+                    "berth: container {}: {message}\n",
+                    self.record.name
+                ));
+            }
             server.finish(self.last_code);
         }
         let _ = std::fs::remove_dir_all(self.dirs.run_dir(&id));
     }
+}
+
+/// The container's monitor lock (CONTAINER_DIR/monitor.lock), taken
+/// without waiting: a second monitor for a container refuses to run.
+fn monitor_lock(dirs: &Dirs, record: &Record) -> Result<nix::fcntl::Flock<File>, MonitorError> {
+    let path = dirs.container(&record.id).join("monitor.lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(MonitorError::io("open", &path))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+        |(_, e)| match e {
+            nix::errno::Errno::EWOULDBLOCK => MonitorError::Shim {
+                name: record.name.clone(),
+                reason: "is running already (another monitor holds its lock)".into(),
+            },
+            e => MonitorError::Io {
+                op: "lock",
+                path: path.clone(),
+                source: e.into(),
+            },
+        },
+    )
 }
 
 fn send_pid(sync: &mut Option<File>, pid: i32) {
@@ -536,7 +576,9 @@ fn recv_fd(sock: std::os::fd::BorrowedFd<'_>) -> Option<OwnedFd> {
     .ok()?;
     for c in msg.cmsgs().ok()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
-            return fds.first().map(|fd| own_fd(*fd));
+            // Own every descriptor sent (extras are closed on drop), keep the first.
+            let mut owned: Vec<OwnedFd> = fds.iter().map(|fd| own_fd(*fd)).collect();
+            return (!owned.is_empty()).then(|| owned.swap_remove(0));
         }
     }
     None
