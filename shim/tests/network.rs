@@ -428,6 +428,21 @@ fn links_extra_hosts_dns_and_hostname() {
         out,
         "linked\n10.1.2.3\textra.example\nnameserver 10.0.0.53\nbox\nbox\n"
     );
+    // A link by short id prefix resolves too, and so does --hostname with `_`.
+    let backend_id = env.inspect("backend", "{{.Id}}");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--link",
+        &format!("{}:db2", &backend_id[..6]),
+        "--hostname",
+        "my_box",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("{}; grep -c my_box /etc/hosts", get("db2")),
+    ]);
+    assert_eq!(out, "linked\n1\n");
     // Without --dns: the host's nameservers that a container can reach.
     let resolv = env.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();

@@ -108,7 +108,7 @@ pub fn stop_container(
     };
     wait_monitor(ctx, record, false);
     // The monitor detaches the networks as it exits; after a killed one, we do.
-    if shim_alive(&ctx.dirs, &record.id).is_none() {
+    if crate::network::setup::wants_netns(record) && shim_alive(&ctx.dirs, &record.id).is_none() {
         crate::network::setup::teardown(&ctx.dirs, record)?;
     }
     Ok(snap)

@@ -480,8 +480,11 @@ fn attached(dirs: &Dirs) -> Result<Vec<(Record, NetworkState)>, SetupError> {
     Ok(out)
 }
 
+/// Whether `key` (a --link target) names `r`: as `Containers::lookup`
+/// does, by name or id prefix (check_links made sure it is unambiguous).
 fn names_container(key: &str, r: &Record) -> bool {
-    r.name == key || r.id == key || (key.len() >= 12 && r.id.starts_with(key))
+    r.name == key
+        || (!key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) && r.id.starts_with(key))
 }
 
 /// `--link` targets must be attached (running) when the container starts.
