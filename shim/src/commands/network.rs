@@ -256,7 +256,9 @@ fn connect_cmd(ctx: &Ctx, args: &NetworkConnectArgs) -> Result<i32, CommandError
     let _lock = ctx.containers.lock()?;
     let net = config::get(&ctx.dirs, &args.network)?;
     let mut record = ctx.containers.lookup(&args.container)?;
+    let net_lock = setup::container_lock(&ctx.dirs, &record.id)?;
     connect::connect(&ctx.dirs, &record, &net, &args.alias)?;
+    drop(net_lock);
     // The next start attaches it again; the peers' hosts files name it.
     if !record.networks.contains(&net.name) {
         record.networks.push(net.name.clone());
@@ -270,11 +272,13 @@ fn disconnect_cmd(ctx: &Ctx, args: &NetworkConnectArgs) -> Result<i32, CommandEr
     let _lock = ctx.containers.lock()?;
     let net = config::get(&ctx.dirs, &args.network)?;
     let mut record = ctx.containers.lookup(&args.container)?;
+    let net_lock = setup::container_lock(&ctx.dirs, &record.id)?;
     match connect::disconnect(&ctx.dirs, &record, &net) {
         Ok(()) => {}
         Err(NetworkError::NotConnected { .. }) if args.force => {}
         Err(e) => return Err(e.into()),
     }
+    drop(net_lock);
     // Not attached at the next start either; the peers forget it.
     if let Some(i) = record.networks.iter().position(|n| *n == net.name) {
         record.networks.remove(i);

@@ -158,6 +158,10 @@ pub fn disconnect(dirs: &Dirs, record: &Record, net: &Network) -> Result<(), Net
     let mut list = list;
     list.remove(index);
     state["attachments"] = Value::Array(list);
+    if index == 0 {
+        // The published ports went with the first attachment.
+        state["ports"] = Value::Array(Vec::new());
+    }
     save(dirs, &record.id, &state)
 }
 

@@ -182,7 +182,9 @@ fn lock(path: &Path) -> Result<Option<Flock<File>>, SetupError> {
         .map_err(|(_, e)| SetupError::io("lock", path)(e.into()))
 }
 
-fn container_lock(dirs: &Dirs, id: &str) -> Result<Option<Flock<File>>, SetupError> {
+/// The lock that serialises one container's network changes (setup,
+/// teardown, connect, disconnect).
+pub fn container_lock(dirs: &Dirs, id: &str) -> Result<Option<Flock<File>>, SetupError> {
     lock(&dirs.container(id).join("network.lock"))
 }
 
